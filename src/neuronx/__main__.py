@@ -1,0 +1,3 @@
+from neuronx.cli.main import main
+
+main()

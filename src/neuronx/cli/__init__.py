@@ -1,0 +1,1 @@
+"""The ``neuronx`` command line."""

@@ -1,0 +1,1 @@
+"""Inbound webhooks: signature verification, idempotency and the durable commit."""

@@ -1,0 +1,1 @@
+"""The durable job queue: jobs, attempts, leases, retries and dead letters."""

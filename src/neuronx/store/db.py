@@ -1,0 +1,194 @@
+"""Engines for SQLite and PostgreSQL, and schema migrations.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit survives a power
+cut. Python's sqlite3 module opens transactions on its own schedule, so it is
+switched to autocommit and every transaction is begun explicitly: the write
+engine begins with ``BEGIN IMMEDIATE`` so two writers never deadlock while
+upgrading a read lock, the read engine with a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
+
+from neuronx.errors import StoreUnavailable
+
+DEFAULT_URL = "sqlite:///neuronx.db"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number works; it only has to be the same in every process.
+_MIGRATION_LOCK_ID = 0x6E6575726F6E78
+
+
+def database_url_from_env() -> str:
+    return os.environ.get("NEURONX_DATABASE_URL") or DEFAULT_URL
+
+
+@dataclass(frozen=True, slots=True)
+class _Url:
+    dialect: str
+    sqlalchemy_url: str
+    sqlite_path: Path | None
+
+
+def _parse(url: str) -> _Url:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise StoreUnavailable("a sqlite URL names a file: sqlite:///PATH")
+        return _Url("sqlite", url, Path(path))
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            rest = url.removeprefix(prefix)
+            return _Url("postgresql", f"postgresql+psycopg://{rest}", None)
+    raise StoreUnavailable(
+        "NEURONX_DATABASE_URL is sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+    )
+
+
+class Database:
+    """The engines of one database, and what differs between the two dialects."""
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        parsed = _parse(url)
+        self.url = url
+        self.dialect = parsed.dialect
+        self.sqlite_path = parsed.sqlite_path
+        if parsed.dialect == "sqlite":
+            self.writer = _sqlite_engine(parsed.sqlalchemy_url, "BEGIN IMMEDIATE")
+            self.reader = _sqlite_engine(parsed.sqlalchemy_url, "BEGIN")
+        else:
+            self.writer = create_engine(
+                parsed.sqlalchemy_url,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=5,
+                connect_args={"connect_timeout": 5},
+            )
+            self.reader = self.writer
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where generated files (the secret key) live: beside a SQLite file."""
+        if self.sqlite_path is not None:
+            return self.sqlite_path.resolve().parent
+        return Path(os.environ.get("NEURONX_DATA_DIR", ".")).resolve()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; database failures surface as StoreUnavailable."""
+        try:
+            with self.writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.reader.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def migrate(self) -> None:
+        """Bring the schema up to date; safe to call from many processes at once."""
+        try:
+            if self.sqlite_path is not None:
+                self._migrate_sqlite(self.sqlite_path)
+            else:
+                self._migrate_postgresql()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+    def _migrate_sqlite(self, path: Path) -> None:
+        path.resolve().parent.mkdir(parents=True, exist_ok=True)
+        lock_path = path.with_name(path.name + ".migrate-lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with self.writer.connect() as conn:
+                _upgrade(conn)
+
+    def _migrate_postgresql(self) -> None:
+        with self.writer.connect() as conn:
+            conn.execute(
+                text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
+            conn.commit()
+            try:
+                _upgrade(conn)
+            finally:
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+                conn.commit()
+
+
+def _upgrade(conn: Connection) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    # The driver's first line says what failed without echoing the statement
+    # and its parameters, which may hold payloads.
+    original = getattr(exc, "orig", None) or exc
+    return (
+        str(original).strip().splitlines()[0][:200]
+        if str(original)
+        else type(original).__name__
+    )

@@ -1,0 +1,137 @@
+"""Events and their idempotency keys: the durable half of admitting a webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from neuronx.store import schema
+
+__all__ = ["Admission", "NewEvent", "admit", "get_event", "sweep_idempotency_keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A verified webhook about to be committed."""
+
+    event_id: str
+    tenant_id: str
+    source_id: str
+    type: str | None
+    idempotency_key: str
+    payload: bytes
+    trace_id: str
+    traceparent: str
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What the commit decided for one event."""
+
+    event_id: str
+    status: Literal["accepted", "duplicate", "held"]
+    trace_id: str | None
+
+
+def admit(
+    conn: Connection, items: Sequence[NewEvent], *, ttl_seconds: int, now: float
+) -> list[Admission]:
+    """Claim each event's idempotency key and insert the events that won theirs.
+
+    A key whose holder expired but was not swept yet is taken over, so the TTL
+    holds to the second whatever the sweeper's pace. Runs inside the caller's
+    transaction; the caller enqueues the jobs for the accepted events in the
+    same one.
+    """
+    results: list[Admission] = []
+    fresh: list[NewEvent] = []
+    for item in items:
+        winner = _claim_key(conn, item, now + ttl_seconds, now)
+        if winner == item.event_id:
+            fresh.append(item)
+            results.append(Admission(item.event_id, "accepted", item.trace_id))
+        else:
+            results.append(Admission(winner, "duplicate", None))
+    if fresh:
+        conn.execute(insert(schema.events), [_event_row(item) for item in fresh])
+    return results
+
+
+def get_event(conn: Connection, tenant_id: str, event_id: str) -> Any:
+    return conn.execute(
+        select(schema.events).where(
+            schema.events.c.id == event_id, schema.events.c.tenant_id == tenant_id
+        )
+    ).first()
+
+
+def sweep_idempotency_keys(conn: Connection, now: float, *, limit: int = 5000) -> int:
+    """Delete up to ``limit`` expired keys; small batches keep write locks short."""
+    table = schema.idempotency_keys
+    expired = (
+        select(table.c.tenant_id, table.c.source_id, table.c.key)
+        .where(table.c.expires_at <= now)
+        .limit(limit)
+    )
+    rows = conn.execute(expired).all()
+    for row in rows:
+        conn.execute(
+            delete(table).where(
+                table.c.tenant_id == row.tenant_id,
+                table.c.source_id == row.source_id,
+                table.c.key == row.key,
+                table.c.expires_at <= now,
+            )
+        )
+    return len(rows)
+
+
+def _claim_key(conn: Connection, item: NewEvent, expires_at: float, now: float) -> str:
+    table = schema.idempotency_keys
+    dialect_insert = (
+        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = dialect_insert(table).values(
+        tenant_id=item.tenant_id,
+        source_id=item.source_id,
+        key=item.idempotency_key,
+        event_id=item.event_id,
+        expires_at=expires_at,
+    )
+    claim = statement.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.source_id, table.c.key],
+        set_={"event_id": item.event_id, "expires_at": expires_at},
+        where=table.c.expires_at <= now,
+    ).returning(table.c.event_id)
+    won = conn.execute(claim).scalar()
+    if won is not None:
+        return str(won)
+    holder = conn.execute(
+        select(table.c.event_id).where(
+            table.c.tenant_id == item.tenant_id,
+            table.c.source_id == item.source_id,
+            table.c.key == item.idempotency_key,
+        )
+    ).scalar_one()
+    return str(holder)
+
+
+def _event_row(item: NewEvent) -> dict[str, Any]:
+    return {
+        "id": item.event_id,
+        "tenant_id": item.tenant_id,
+        "source_id": item.source_id,
+        "type": item.type,
+        "idempotency_key": item.idempotency_key,
+        "status": "accepted",
+        "payload": item.payload,
+        "trace_id": item.trace_id,
+        "traceparent": item.traceparent,
+        "received_at": item.received_at,
+        "updated_at": item.received_at,
+    }
