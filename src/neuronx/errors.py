@@ -17,7 +17,10 @@ errors to problem+json in one place::
     ├── NotFound                         not_found
     ├── Unauthorized                     unauthorized
     ├── InvalidRequest                   invalid_request
-    └── StoreUnavailable                 unavailable
+    ├── StoreUnavailable                 unavailable
+    └── JobError                         (steers a job from inside its handler)
+        ├── PermanentJobError            dead-letter now, no retry
+        └── RetryJob                     retry after a given delay
 """
 
 from __future__ import annotations
@@ -110,3 +113,28 @@ class StoreUnavailable(NeuronXError):
     code = "unavailable"
     status = 503
     title = "The store cannot commit right now"
+
+
+class JobError(NeuronXError):
+    """Raised by a task handler to steer what happens to its job."""
+
+
+class PermanentJobError(JobError):
+    """Bad data: retrying cannot help, so the job is dead-lettered at once."""
+
+    code = "permanent_error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryJob(JobError):
+    """Try again after ``delay_seconds`` (a Retry-After, say), within max attempts."""
+
+    code = "retry"
+
+    def __init__(self, reason: str, delay_seconds: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay_seconds = delay_seconds

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuronx.config import load_config
+from neuronx.queue.tasks import Registry
 from neuronx.store.db import Database, database_url_from_env
 from neuronx.store.secretbox import SecretBox, load_secret_key
 from neuronx.store.tenants import apply_config
@@ -42,6 +43,15 @@ def open_runtime(
     return Runtime(
         db=db, box=box, admin_token=os.environ.get("NEURONX_ADMIN_TOKEN") or None
     )
+
+
+def build_registry() -> Registry:
+    """Every task of the product, with the topics each subscribes to."""
+    from neuronx.leads.tasks import register as register_leads
+
+    registry = Registry()
+    register_leads(registry)
+    return registry
 
 
 def _env_path(name: str) -> Path | None:

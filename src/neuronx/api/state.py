@@ -6,16 +6,22 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from neuronx.errors import NeuronXError, NotFound, Unauthorized
 from neuronx.ingest.receiver import Receiver
-from neuronx.ingest.writer import AdmitHook, GroupCommitWriter
+from neuronx.ingest.writer import GroupCommitWriter
+from neuronx.leads.tasks import RECEIVED
+from neuronx.queue.jobs import Message, publish
+from neuronx.queue.retry import RetryPolicy
+from neuronx.queue.tasks import Registry
+from neuronx.queue.worker import Wakeup, Worker
+from neuronx.runtime import build_registry
 from neuronx.store.db import Database
-from neuronx.store.events import sweep_idempotency_keys
+from neuronx.store.events import Admission, NewEvent, sweep_idempotency_keys
 from neuronx.store.secretbox import SecretBox
 from neuronx.store.tenants import (
     Directory,
@@ -60,9 +66,10 @@ class AppState:
     writer: GroupCommitWriter
     receiver: Receiver
     admin_token: str | None
+    worker: Worker | None = None
     refresh_interval: float = 1.0
     sweep_interval: float = 60.0
-    embedded_workers: int = 0
+    drain_seconds: float = 20.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -72,25 +79,70 @@ class AppState:
         box: SecretBox,
         *,
         admin_token: str | None,
-        hooks: tuple[AdmitHook, ...] = (),
+        clock: Callable[[], float] = time.time,
+        registry: Registry | None = None,
+        workers: int = 0,
     ) -> AppState:
+        """Wire the receiver, the writer and (with ``workers``) an embedded worker.
+
+        Accepted events publish ``lead.received`` inside their commit, and the
+        commit rings the embedded worker's doorbell.
+        """
         directory = DirectoryCache(db, box)
+        registry = registry or build_registry()
+        wakeup = Wakeup()
+
+        def publish_received(
+            conn: Connection,
+            items: Sequence[NewEvent],
+            admissions: list[Admission],
+            now: float,
+        ) -> None:
+            messages: list[Message] = [
+                (item.tenant_id, item.event_id, item.traceparent, {})
+                for item, admission in zip(items, admissions, strict=True)
+                if admission.status == "accepted"
+            ]
+            if messages:
+                retry = RetryPolicy.from_settings(directory.current.settings.retry)
+                publish(
+                    conn,
+                    registry,
+                    RECEIVED,
+                    now=now,
+                    default_retry=retry,
+                    messages=messages,
+                )
+
         writer = GroupCommitWriter(
             db,
             ttl_seconds=lambda: directory.current.settings.idempotency_ttl_seconds,
-            hooks=hooks,
+            hooks=(publish_received,),
+            after_commit=wakeup.ring,
         )
+        worker = None
+        if workers > 0:
+            worker = Worker(
+                db,
+                registry,
+                lambda: directory.current.settings,
+                concurrency=workers,
+                wakeup=wakeup,
+            )
         return cls(
             db=db,
             box=box,
             directory=directory,
             writer=writer,
-            receiver=Receiver(directory.get, writer),
+            receiver=Receiver(directory.get, writer, clock=clock),
             admin_token=admin_token,
+            worker=worker,
         )
 
     async def start(self) -> None:
         self.writer.start()
+        if self.worker is not None:
+            self.worker.start()
         self._tasks.append(
             asyncio.create_task(self._every(self.refresh_interval, self._refresh))
         )
@@ -104,6 +156,8 @@ class AppState:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await asyncio.to_thread(self.writer.stop)
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.stop, self.drain_seconds)
 
     def authorize(self, token: str | None, tenant_id: str) -> str:
         """Return the actor name for ``token`` on ``tenant_id``'s routes."""

@@ -72,10 +72,11 @@ def serve(
     configure_logging(log_level)
     try:
         runtime = open_runtime(config_path=config)
-        state = AppState.build(runtime.db, runtime.box, admin_token=runtime.admin_token)
+        state = AppState.build(
+            runtime.db, runtime.box, admin_token=runtime.admin_token, workers=workers
+        )
     except NeuronXError as error:
         fail(_explain(error))
-    state.embedded_workers = workers
     uvicorn.run(
         create_app(state),
         host=host,

@@ -54,11 +54,13 @@ class GroupCommitWriter:
         *,
         ttl_seconds: Callable[[], int],
         hooks: Sequence[AdmitHook] = (),
+        after_commit: Callable[[], None] | None = None,
         max_batch: int = 128,
     ) -> None:
         self._db = db
         self._ttl_seconds = ttl_seconds
         self._hooks = tuple(hooks)
+        self._after_commit = after_commit
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -136,6 +138,8 @@ class GroupCommitWriter:
                 hook(conn, items, admissions, now)
         self.batches += 1
         self.events += len(items)
+        if self._after_commit is not None:
+            self._after_commit()
         return admissions
 
 

@@ -60,14 +60,17 @@ def _parse(url: str) -> _Url:
 class Database:
     """The engines of one database, and what differs between the two dialects."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, busy_timeout_ms: int = 30_000
+    ) -> None:
         parsed = _parse(url)
         self.url = url
         self.dialect = parsed.dialect
         self.sqlite_path = parsed.sqlite_path
         if parsed.dialect == "sqlite":
-            self.writer = _sqlite_engine(parsed.sqlalchemy_url, "BEGIN IMMEDIATE")
-            self.reader = _sqlite_engine(parsed.sqlalchemy_url, "BEGIN")
+            url_ = parsed.sqlalchemy_url
+            self.writer = _sqlite_engine(url_, "BEGIN IMMEDIATE", busy_timeout_ms)
+            self.reader = _sqlite_engine(url_, "BEGIN", busy_timeout_ms)
         else:
             self.writer = create_engine(
                 parsed.sqlalchemy_url,
@@ -157,10 +160,10 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
+def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> Engine:
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         poolclass=QueuePool,
         pool_size=4,
         max_overflow=8,
@@ -173,7 +176,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

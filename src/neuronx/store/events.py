@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from neuronx.store import schema
 
-__all__ = ["Admission", "NewEvent", "admit", "get_event", "sweep_idempotency_keys"]
+__all__ = [
+    "Admission",
+    "NewEvent",
+    "admit",
+    "get_event",
+    "mark_event_dead",
+    "set_event_status",
+    "sweep_idempotency_keys",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +144,30 @@ def _event_row(item: NewEvent) -> dict[str, Any]:
         "received_at": item.received_at,
         "updated_at": item.received_at,
     }
+
+
+def set_event_status(
+    conn: Connection,
+    event_id: str,
+    status: str,
+    *,
+    now: float,
+    lead_id: str | None = None,
+    last_error: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if lead_id is not None:
+        values["lead_id"] = lead_id
+    if last_error is not None:
+        values["last_error"] = last_error
+    conn.execute(
+        update(schema.events).where(schema.events.c.id == event_id).values(**values)
+    )
+
+
+def mark_event_dead(conn: Connection, job: Any, error: str) -> None:
+    """Dead-letter hook of the tasks that carry an event through its pipeline."""
+    if job.event_id is not None:
+        set_event_status(
+            conn, job.event_id, "dead", now=time.time(), last_error=error[:500]
+        )

@@ -1,0 +1,1 @@
+"""The lead journey: normalize, de-duplicate, score, route, explain."""

@@ -1,0 +1,413 @@
+"""The worker: claims jobs in batches, runs their tasks, keeps its leases alive.
+
+One worker per process, with ``concurrency`` threads that each claim a small
+batch, run it, and mark the successes done in one statement. A heartbeat
+thread renews this worker's leases, puts back the jobs of workers that died
+(their leases ran out), refreshes the queue gauges and prunes old rows.
+
+Wake-ups: on PostgreSQL a LISTEN connection turns each commit that defers jobs
+into an immediate claim; the embedded worker on SQLite is woken in-process by
+the receiver. Polling every ``poll_interval`` covers whatever a notification
+misses (another process on SQLite, a dropped LISTEN connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from neuronx.config import Settings
+from neuronx.errors import NeuronXError, PermanentJobError, RetryJob
+from neuronx.observability.metrics import (
+    DEAD_LETTERS,
+    JOBS,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST_AGE,
+)
+from neuronx.queue import store
+from neuronx.queue.retry import RetryPolicy
+from neuronx.queue.store import ClaimedJob
+from neuronx.queue.tasks import JobContext, Registry
+from neuronx.store.db import Database
+
+__all__ = ["Wakeup", "Worker"]
+
+log = logging.getLogger("neuronx.queue")
+
+
+class Wakeup:
+    """A doorbell: producers ring it, idle worker threads wait on it."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._rings = 0
+
+    def ring(self) -> None:
+        with self._condition:
+            self._rings += 1
+            self._condition.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Wait until rung after ``seen`` (or ``timeout``); return the new count."""
+        with self._condition:
+            if self._rings == seen:
+                self._condition.wait(timeout)
+            return self._rings
+
+    @property
+    def rings(self) -> int:
+        return self._rings
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        settings: Callable[[], Settings],
+        *,
+        concurrency: int = 1,
+        batch_size: int = 20,
+        poll_interval: float = 1.0,
+        lease_seconds: float = 15.0,
+        heartbeat_interval: float = 5.0,
+        succeeded_retention_seconds: float = 3600.0,
+        wakeup: Wakeup | None = None,
+        queues: list[str] | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.lease_seconds = lease_seconds
+        self.heartbeat_interval = heartbeat_interval
+        self.succeeded_retention_seconds = succeeded_retention_seconds
+        self.wakeup = wakeup or Wakeup()
+        self.queues = queues or registry.queues
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last_prune = 0.0
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        for index in range(self.concurrency):
+            self._spawn(self._claim_loop, f"neuronx-worker-{index}")
+        self._spawn(self._heartbeat_loop, "neuronx-heartbeat")
+        if not self.db.is_sqlite:
+            self._spawn(self._listen_loop, "neuronx-listen")
+        log.info(
+            "Worker started",
+            extra={
+                "action": "worker_started",
+                "worker_id": self.worker_id,
+                "concurrency": self.concurrency,
+                "queues": self.queues,
+            },
+        )
+
+    def stop(self, deadline_seconds: float = 30.0) -> None:
+        """Stop claiming; let running jobs finish until the deadline.
+
+        Claimed jobs not started yet are released at once. A job still running
+        at the deadline keeps its lease until it runs out, then another worker
+        takes it: nothing is lost, it may run twice.
+        """
+        self._stopping.set()
+        self.wakeup.ring()
+        until = time.monotonic() + deadline_seconds
+        for thread in self._threads:
+            thread.join(max(0.0, until - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        log.info(
+            "Worker stopped",
+            extra={
+                "action": "worker_stopped",
+                "worker_id": self.worker_id,
+                "left": alive,
+            },
+        )
+
+    def run_until_stopped(self, stop: threading.Event, deadline_seconds: float) -> None:
+        self.start()
+        stop.wait()
+        self.stop(deadline_seconds)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- claiming and running ------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        seen = self.wakeup.rings
+        while not self._stopping.is_set():
+            try:
+                batch = self._claim()
+            except NeuronXError as exc:
+                log.warning(
+                    "Could not claim jobs",
+                    extra={"action": "job_claim_failed", "reason": exc.detail},
+                )
+                self._stopping.wait(self.poll_interval)
+                continue
+            if batch:
+                self._run_batch(batch)
+                continue
+            seen = self.wakeup.wait(seen, self.poll_interval)
+
+    def _claim(self) -> list[ClaimedJob]:
+        with self.db.write() as conn:
+            return store.claim(
+                conn,
+                self.queues,
+                worker_id=self.worker_id,
+                limit=self.batch_size,
+                now=time.time(),
+                lease_seconds=self.lease_seconds,
+            )
+
+    def _run_batch(self, batch: list[ClaimedJob]) -> None:
+        succeeded: list[ClaimedJob] = []
+        for index, job in enumerate(batch):
+            if self._stopping.is_set():
+                self._release(batch[index:])
+                break
+            if self._run(job):
+                succeeded.append(job)
+        self._finish(succeeded)
+
+    def _run(self, job: ClaimedJob) -> bool:
+        task = self.registry.tasks.get(job.task)
+        if task is None:
+            self._fail(job, f"unknown_task: no task named {job.task!r}", permanent=True)
+            return False
+        context = JobContext(
+            job_id=job.id,
+            task=job.task,
+            queue=job.queue,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            args=job.args,
+            tenant_id=job.tenant_id,
+            event_id=job.event_id,
+            traceparent=job.traceparent,
+            db=self.db,
+            registry=self.registry,
+        )
+        try:
+            task.handler(context)
+        except PermanentJobError as exc:
+            self._fail(job, exc.reason, permanent=True)
+            return False
+        except RetryJob as exc:
+            self._fail(job, exc.reason, delay=exc.delay_seconds)
+            return False
+        except Exception as exc:  # the handler's bug or outage must not kill the worker
+            self._fail(job, f"{type(exc).__name__}: {exc}"[:500])
+            return False
+        return True
+
+    def _finish(self, succeeded: list[ClaimedJob]) -> None:
+        if not succeeded:
+            return
+        try:
+            with self.db.write() as conn:
+                store.finish_succeeded(
+                    conn,
+                    [job.id for job in succeeded],
+                    worker_id=self.worker_id,
+                    now=time.time(),
+                )
+        except NeuronXError as exc:
+            # The jobs ran; their leases will run out and they will run again,
+            # which their idempotent effects absorb.
+            log.warning(
+                "Could not mark jobs done",
+                extra={"action": "job_finish_failed", "reason": exc.detail},
+            )
+            return
+        for job in succeeded:
+            JOBS.labels(job.queue, "success").inc()
+        log.debug(
+            "Jobs done",
+            extra={"action": "job_success", "count": len(succeeded)},
+        )
+
+    def _release(self, jobs: list[ClaimedJob]) -> None:
+        try:
+            with self.db.write() as conn:
+                store.release(conn, [job.id for job in jobs], worker_id=self.worker_id)
+        except NeuronXError as exc:
+            log.warning(
+                "Could not release jobs; their leases will run out",
+                extra={"action": "job_release_failed", "reason": exc.detail},
+            )
+
+    def _policy(self, job: ClaimedJob) -> RetryPolicy:
+        task = self.registry.tasks.get(job.task)
+        if task is not None and task.retry is not None:
+            return task.retry
+        return RetryPolicy.from_settings(self.settings().retry)
+
+    def _fail(
+        self,
+        job: ClaimedJob,
+        error: str,
+        *,
+        permanent: bool = False,
+        delay: float | None = None,
+    ) -> None:
+        now = time.time()
+        retry_at: float | None = None
+        if not permanent and job.attempts < job.max_attempts:
+            wait = delay if delay is not None else self._policy(job).delay(job.attempts)
+            retry_at = None if wait is None else now + wait
+        try:
+            self._record(job, error, now=now, retry_at=retry_at)
+        except NeuronXError as exc:
+            log.warning(
+                "Could not record a failed attempt; the lease will run out",
+                extra={"action": "job_failure_not_recorded", "reason": exc.detail},
+            )
+
+    def _record(
+        self, job: ClaimedJob, error: str, *, now: float, retry_at: float | None
+    ) -> None:
+        task = self.registry.tasks.get(job.task)
+        with self.db.write() as conn:
+            outcome = store.record_failure(conn, job, error, now=now, retry_at=retry_at)
+            if outcome == "dead" and task is not None and task.on_dead is not None:
+                task.on_dead(conn, job, error)
+        context = {
+            "job_id": job.id,
+            "task": job.task,
+            "queue": job.queue,
+            "attempt": job.attempts,
+            "event_id": job.event_id,
+            "error": error,
+        }
+        if outcome == "dead":
+            JOBS.labels(job.queue, "dead").inc()
+            log.error(
+                "Job dead-lettered",
+                extra={"action": "job_dead", **context},
+            )
+        else:
+            JOBS.labels(job.queue, "retry").inc()
+            log.info(
+                "Job will be retried",
+                extra={"action": "job_retry", "retry_at": retry_at, **context},
+            )
+
+    # -- upkeep ----------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopping.wait(self.heartbeat_interval):
+            try:
+                self._heartbeat()
+            except NeuronXError as exc:
+                log.warning(
+                    "Heartbeat could not reach the store",
+                    extra={"action": "worker_heartbeat_failed", "reason": exc.detail},
+                )
+
+    def _heartbeat(self) -> None:
+        now = time.time()
+        with self.db.write() as conn:
+            store.renew_leases(
+                conn,
+                worker_id=self.worker_id,
+                now=now,
+                lease_seconds=self.lease_seconds,
+            )
+        self.reclaim_expired()
+        self.update_gauges()
+        if now - self._last_prune > 60:
+            self._prune(now)
+            self._last_prune = now
+
+    def reclaim_expired(self) -> int:
+        """Retry (or dead-letter) the jobs of workers whose leases ran out."""
+        now = time.time()
+        with self.db.write() as conn:
+            expired = store.reclaim_expired(conn, now=now)
+            for job in expired:
+                retry_at = now if job.attempts < job.max_attempts else None
+                outcome = store.record_failure(
+                    conn,
+                    job,
+                    "lease_expired: the worker running it stopped answering",
+                    now=now,
+                    retry_at=retry_at,
+                )
+                task = self.registry.tasks.get(job.task)
+                if outcome == "dead" and task is not None and task.on_dead is not None:
+                    task.on_dead(conn, job, "lease_expired")
+        for job in expired:
+            log.warning(
+                "Job taken back from a lost worker",
+                extra={
+                    "action": "job_lease_expired",
+                    "job_id": job.id,
+                    "queue": job.queue,
+                },
+            )
+        if expired:
+            self.wakeup.ring()
+        return len(expired)
+
+    def update_gauges(self) -> None:
+        now = time.time()
+        with self.db.read() as conn:
+            stats = store.queue_stats(conn, now=now)
+            dead = store.dead_letter_counts(conn)
+        for queue in {*self.registry.queues, *stats, *dead}:
+            depth, oldest = stats.get(queue, (0, 0.0))
+            QUEUE_DEPTH.labels(queue).set(depth)
+            QUEUE_OLDEST_AGE.labels(queue).set(oldest)
+            DEAD_LETTERS.labels(queue).set(dead.get(queue, 0))
+
+    def _prune(self, now: float) -> None:
+        retention = self.settings().dead_letter_retention_seconds
+        with self.db.write() as conn:
+            pruned = store.prune_succeeded(
+                conn, older_than=now - self.succeeded_retention_seconds
+            )
+            purged = store.purge_dead_letters(
+                conn, tenant_id=None, older_than=now - retention
+            )
+        if pruned or purged:
+            log.info(
+                "Old jobs pruned",
+                extra={"action": "jobs_pruned", "succeeded": pruned, "dead": purged},
+            )
+
+    def _listen_loop(self) -> None:
+        import psycopg
+
+        url = self.db.writer.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute("LISTEN neuronx_jobs")
+                    self.wakeup.ring()
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wakeup.ring()
+            except psycopg.Error as exc:
+                log.warning(
+                    "Lost the LISTEN connection; polling until it is back",
+                    extra={"action": "worker_listen_failed", "reason": str(exc)[:200]},
+                )
+                self._stopping.wait(self.poll_interval)
