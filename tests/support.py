@@ -48,7 +48,11 @@ def base_config(**settings: Any) -> dict[str, Any]:
                         "secrets": [SW_SECRET],
                         "events": ["lead.created"],
                     },
-                    {"id": "any", "scheme": "standard-webhooks", "secrets": [SW_SECRET]},
+                    {
+                        "id": "any",
+                        "scheme": "standard-webhooks",
+                        "secrets": [SW_SECRET],
+                    },
                     {"id": "stripe", "scheme": "stripe", "secrets": [STRIPE_SECRET]},
                     {"id": "hub", "scheme": "hub-sha256", "secrets": [HUB_SECRET]},
                     {"id": "slack", "scheme": "slack", "secrets": [SLACK_SECRET]},

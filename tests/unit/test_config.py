@@ -25,7 +25,11 @@ def document(**tenant: Any) -> dict[str, Any]:
                 "id": "acme",
                 "plan": "starter",
                 "sources": [
-                    {"id": "forms", "scheme": "standard-webhooks", "secrets": [SW_SECRET]}
+                    {
+                        "id": "forms",
+                        "scheme": "standard-webhooks",
+                        "secrets": [SW_SECRET],
+                    }
                 ],
                 "reps": [{"id": "alice", "team": "emea", "timezone": "Europe/Berlin"}],
             }
@@ -50,7 +54,7 @@ def rule(condition: Any) -> dict[str, Any]:
     return {"scoring": {"rules": [{"if": condition, "points": 10}]}}
 
 
-# --- files ------------------------------------------------------------------------------
+# --- files --------------------------------------------------------------------
 
 
 def test_example_file_loads() -> None:
@@ -107,7 +111,7 @@ def test_document_that_is_not_a_mapping_is_refused(data: Any) -> None:
     assert paths(refused(data)) == ["(root)"]
 
 
-# --- every bad field is reported --------------------------------------------------------
+# --- every bad field is reported ----------------------------------------------
 
 
 def test_every_bad_field_is_listed_with_its_path() -> None:
@@ -142,13 +146,15 @@ def test_working_hours_accepted(hours: str) -> None:
     assert parse_config(data).tenants[0].reps[0].working_hours == hours
 
 
-@pytest.mark.parametrize("hours", ["9:00-17:00", "09:00-25:00", "24:00-10:00", "09:60-17:00"])
+@pytest.mark.parametrize(
+    "hours", ["9:00-17:00", "09:00-25:00", "24:00-10:00", "09:60-17:00"]
+)
 def test_working_hours_refused(hours: str) -> None:
     data = document(reps=[{"id": "alice", "team": "emea", "working_hours": hours}])
     assert paths(refused(data)) == ["tenants.0.reps.0.working_hours"]
 
 
-# --- unknown keys -------------------------------------------------------------------
+# --- unknown keys -------------------------------------------------------------
 
 
 def test_unknown_top_level_key_is_refused() -> None:
@@ -173,7 +179,7 @@ def test_unknown_settings_key_is_refused() -> None:
     assert paths(refused(data)) == ["settings.retry.jitter"]
 
 
-# --- plans --------------------------------------------------------------------------
+# --- plans --------------------------------------------------------------------
 
 
 def test_tenant_naming_a_missing_plan_is_refused() -> None:
@@ -194,7 +200,7 @@ def test_plan_is_resolved_against_the_plans_list() -> None:
     assert parse_config(data).tenants[0].plan == "pro"
 
 
-# --- sources and secrets ------------------------------------------------------------
+# --- sources and secrets ------------------------------------------------------
 
 
 def source(scheme: str, secrets: list[str]) -> dict[str, Any]:
@@ -248,7 +254,7 @@ def test_repeated_source_ids_are_refused() -> None:
     refused(data)
 
 
-# --- conditions ---------------------------------------------------------------------
+# --- conditions ---------------------------------------------------------------
 
 
 def test_field_with_one_operator_is_a_condition() -> None:
@@ -312,13 +318,11 @@ def test_bad_regex_is_reported_as_such() -> None:
 
 def test_malformed_nested_condition_is_refused_at_its_path() -> None:
     condition = {"all": [{"field": "x", "gte": 1}, {"field": "y"}]}
-    data = document(
-        routing={"rules": [{"name": "r", "if": condition, "team": "emea"}]}
-    )
+    data = document(routing={"rules": [{"name": "r", "if": condition, "team": "emea"}]})
     assert paths(refused(data)) == ["tenants.0.routing.rules.0.if.all.1"]
 
 
-# --- overrides -------------------------------------------------------------------------
+# --- overrides ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

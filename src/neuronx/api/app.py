@@ -20,7 +20,15 @@ from neuronx.api.middleware import RequestMetrics
 from neuronx.api.openapi import openapi_document
 from neuronx.api.problems import problem, problem_from
 from neuronx.api.state import AppState
-from neuronx.api.tenants import get_event_route, json_response, rotate_secret_route
+from neuronx.api.tenants import (
+    get_dead_letter_route,
+    get_event_route,
+    json_response,
+    list_dead_letters_route,
+    replay_dead_letter_route,
+    replay_dead_letters_route,
+    rotate_secret_route,
+)
 from neuronx.errors import NeuronXError
 from neuronx.observability.metrics import REGISTRY
 
@@ -65,6 +73,22 @@ def _routes() -> list[Route]:
         Route(
             f"{tenant}/sources/{{source_id}}/secrets/rotate",
             rotate_secret_route,
+            methods=["POST"],
+        ),
+        Route(f"{tenant}/dead-letters", list_dead_letters_route, methods=["GET"]),
+        Route(
+            f"{tenant}/dead-letters/replay",
+            replay_dead_letters_route,
+            methods=["POST"],
+        ),
+        Route(
+            f"{tenant}/dead-letters/{{dead_letter_id}}",
+            get_dead_letter_route,
+            methods=["GET"],
+        ),
+        Route(
+            f"{tenant}/dead-letters/{{dead_letter_id}}/replay",
+            replay_dead_letter_route,
             methods=["POST"],
         ),
         Route("/healthz", healthz, methods=["GET"]),

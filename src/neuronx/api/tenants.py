@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import logging
 from typing import Any
 
 import orjson
@@ -13,24 +13,19 @@ from starlette.responses import Response
 
 from neuronx.api.state import AppState
 from neuronx.errors import InvalidRequest, NotFound
+from neuronx.queue import deadletters
+from neuronx.queue import store as queue_store
 from neuronx.store import schema
 from neuronx.store.events import get_event
 from neuronx.store.tenants import rotate_secret
+from neuronx.timefmt import rfc3339
+
+log = logging.getLogger("neuronx.api")
 
 
 def json_response(data: Any, status: int = 200) -> Response:
     return Response(
         orjson.dumps(data), status_code=status, media_type="application/json"
-    )
-
-
-def rfc3339(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return (
-        datetime.fromtimestamp(epoch, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
     )
 
 
@@ -120,3 +115,83 @@ async def rotate_secret_route(request: Request) -> Response:
     )
     await asyncio.to_thread(state.directory.refresh, force=True)
     return json_response({"secret": secret, "previous_expires_at": rfc3339(previous)})
+
+
+def page_limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidRequest("limit is a whole number from 1 to 1000")
+    return int(raw)
+
+
+async def list_dead_letters_route(request: Request) -> Response:
+    state, tenant_id, _actor = tenant_actor(request)
+    result = await asyncio.to_thread(
+        deadletters.page,
+        state.db,
+        tenant_id=tenant_id,
+        queue=request.query_params.get("queue") or None,
+        cursor=request.query_params.get("cursor"),
+        limit=page_limit(request),
+    )
+    return json_response(result)
+
+
+async def get_dead_letter_route(request: Request) -> Response:
+    state, tenant_id, _actor = tenant_actor(request)
+    job_id = _job_id(request)
+
+    def read() -> Any:
+        with state.db.read() as conn:
+            return queue_store.get_dead_letter(conn, job_id, tenant_id=tenant_id)
+
+    row = await asyncio.to_thread(read)
+    if row is None:
+        raise NotFound(f"no dead letter {job_id}")
+    return json_response(deadletters.render(row))
+
+
+async def replay_dead_letter_route(request: Request) -> Response:
+    state, tenant_id, actor = tenant_actor(request)
+    job_id = _job_id(request)
+    replayed = await asyncio.to_thread(
+        deadletters.replay, state.db, tenant_id=tenant_id, job_ids=[job_id]
+    )
+    if not replayed:
+        raise NotFound(f"no dead letter {job_id}")
+    _after_replay(state, tenant_id, actor, replayed)
+    return json_response({"replayed": replayed})
+
+
+async def replay_dead_letters_route(request: Request) -> Response:
+    state, tenant_id, actor = tenant_actor(request)
+    body = await json_body(request)
+    queue = body.get("queue")
+    if queue is not None and not isinstance(queue, str):
+        raise InvalidRequest("queue is a string")
+    replayed = await asyncio.to_thread(
+        deadletters.replay, state.db, tenant_id=tenant_id, queue=queue
+    )
+    _after_replay(state, tenant_id, actor, replayed)
+    return json_response({"replayed": replayed})
+
+
+def _after_replay(state: AppState, tenant_id: str, actor: str, ids: list[int]) -> None:
+    if state.worker is not None:
+        state.worker.wakeup.ring()
+    log.info(
+        "Dead letters replayed",
+        extra={
+            "action": "dead_letters_replayed",
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "count": len(ids),
+        },
+    )
+
+
+def _job_id(request: Request) -> int:
+    raw = request.path_params["dead_letter_id"]
+    if not raw.isdigit():
+        raise NotFound(f"no dead letter {raw!r}")
+    return int(raw)

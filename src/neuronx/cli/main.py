@@ -10,14 +10,18 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import httpx
+import orjson
 import typer
 
 from neuronx.errors import ConfigError, NeuronXError, StoreUnavailable
 from neuronx.ingest.signatures import Scheme, decode_secret, sign
 from neuronx.observability.logs import configure_logging
+
+if TYPE_CHECKING:
+    from neuronx.runtime import Runtime
 
 app = typer.Typer(
     name="neuronx",
@@ -30,6 +34,8 @@ secrets_app = typer.Typer(
     help="Signing secrets of inbound sources.", no_args_is_help=True
 )
 app.add_typer(secrets_app, name="secrets")
+dlq_app = typer.Typer(help="Inspect and act on dead letters.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 ConfigOption = Annotated[
     Path | None,
@@ -85,6 +91,40 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 4,
+    drain_seconds: Annotated[
+        float, typer.Option(help="On SIGTERM, how long running jobs may finish.")
+    ] = 30.0,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Run a worker only, for scaling out over PostgreSQL."""
+    import signal
+    import threading
+
+    from neuronx.queue.worker import Worker
+    from neuronx.runtime import build_registry, open_runtime
+    from neuronx.store.tenants import load_settings
+
+    configure_logging(log_level)
+    try:
+        runtime = open_runtime(config_path=config)
+        settings = load_settings(runtime.db)
+    except NeuronXError as error:
+        fail(_explain(error))
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Worker(
+        runtime.db, build_registry(), lambda: settings, concurrency=concurrency
+    ).run_until_stopped(stop, drain_seconds)
 
 
 @app.command()
@@ -173,6 +213,104 @@ def rotate(
     if previous is not None:
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(previous))
         typer.echo(f"previous secret valid until: {until}")
+
+
+def _dlq_runtime() -> Runtime:
+    from neuronx.runtime import open_runtime
+
+    try:
+        return open_runtime()
+    except NeuronXError as error:
+        fail(_explain(error))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List dead letters, oldest first, one JSON object per line."""
+    from neuronx.queue import deadletters
+
+    runtime = _dlq_runtime()
+    try:
+        page = deadletters.page(
+            runtime.db, tenant_id=tenant, queue=queue, cursor=None, limit=limit
+        )
+    except NeuronXError as error:
+        fail(_explain(error))
+    for item in page["items"]:
+        typer.echo(orjson.dumps(item).decode())
+
+
+@dlq_app.command("show")
+def dlq_show(job_id: Annotated[int, typer.Argument(help="Dead letter id.")]) -> None:
+    """Show one dead letter with every attempt's error."""
+    from neuronx.queue import deadletters
+    from neuronx.queue import store as queue_store
+
+    runtime = _dlq_runtime()
+    try:
+        with runtime.db.read() as conn:
+            row = queue_store.get_dead_letter(conn, job_id, tenant_id=None)
+    except NeuronXError as error:
+        fail(_explain(error))
+    if row is None:
+        fail(f"no dead letter {job_id}")
+    typer.echo(
+        orjson.dumps(deadletters.render(row), option=orjson.OPT_INDENT_2).decode()
+    )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(help="Dead letter ids.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
+    queue: Annotated[
+        str | None, typer.Option(help="With --all: only this queue.")
+    ] = None,
+) -> None:
+    """Put dead letters back on their queue, attempts reset, trace kept."""
+    from neuronx.queue import deadletters
+
+    if bool(job_ids) == all_:
+        fail("give dead letter ids, or --all")
+    if queue is not None and not all_:
+        fail("--queue goes with --all")
+    runtime = _dlq_runtime()
+    try:
+        replayed = deadletters.replay(
+            runtime.db, tenant_id=None, job_ids=job_ids or None, queue=queue
+        )
+    except NeuronXError as error:
+        fail(_explain(error))
+    typer.echo(f"replayed {len(replayed)}")
+    missing = sorted(set(job_ids or []) - set(replayed))
+    if missing:
+        fail("not dead letters: " + " ".join(str(i) for i in missing))
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    job_ids: Annotated[list[int], typer.Argument(help="Dead letter ids.")],
+) -> None:
+    """Delete dead letters for good."""
+    from neuronx.queue import store as queue_store
+
+    runtime = _dlq_runtime()
+    try:
+        with runtime.db.write() as conn:
+            purged = queue_store.purge_dead_letters(
+                conn, tenant_id=None, job_ids=job_ids
+            )
+    except NeuronXError as error:
+        fail(_explain(error))
+    typer.echo(f"purged {purged}")
+    if purged != len(set(job_ids)):
+        fail(f"{len(set(job_ids)) - purged} of the ids were not dead letters")
 
 
 def main() -> None:

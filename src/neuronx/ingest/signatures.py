@@ -19,7 +19,6 @@ slack              ``x-slack-signature: v0=HEX``                ``v0:TS:body``
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -75,7 +74,7 @@ def decode_secret(scheme: Scheme, secret: str) -> bytes:
     text = secret.removeprefix("whsec_")
     try:
         key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:
         raise ValueError("a standard-webhooks secret is whsec_ and base64") from exc
     if not key:
         raise ValueError("a standard-webhooks secret may not be empty")
@@ -162,7 +161,7 @@ def _timestamp(value: str) -> int:
 def _from_base64(value: str) -> bytes | None:
     try:
         raw = base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII at all
         return None
     return raw if len(raw) == _DIGEST_SIZE else None
 

@@ -34,6 +34,7 @@ __all__ = [
     "apply_config",
     "hash_api_key",
     "load_directory",
+    "load_settings",
     "rotate_secret",
 ]
 
@@ -160,6 +161,12 @@ def rotate_secret(
             },
         )
     return secret, previous_expires_at
+
+
+def load_settings(db: Database) -> Settings:
+    with db.read() as conn:
+        row = conn.execute(select(schema.config_state.c.settings)).first()
+    return Settings.model_validate(row[0]) if row else Settings()
 
 
 def load_directory(db: Database, box: SecretBox) -> Directory:

@@ -37,7 +37,9 @@ def body_of(document: Any) -> bytes:
 
 def count_events(db: Database) -> int:
     with db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
+        return int(
+            conn.execute(select(func.count()).select_from(schema.events)).scalar_one()
+        )
 
 
 def post(
@@ -91,7 +93,9 @@ def test_each_scheme_is_accepted_then_deduplicated(
     assert count_events(db) == 1
 
 
-def test_accepted_event_is_committed_with_its_job(server: LiveServer, db: Database) -> None:
+def test_accepted_event_is_committed_with_its_job(
+    server: LiveServer, db: Database
+) -> None:
     response = post(server, "forms", body_of(LEAD))
 
     event_id = response.json()["event_id"]
@@ -131,7 +135,9 @@ def test_missing_signature_headers(server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("source", ["forms", "stripe", "slack"])
-def test_non_integer_timestamp_is_signature_missing(server: LiveServer, source: str) -> None:
+def test_non_integer_timestamp_is_signature_missing(
+    server: LiveServer, source: str
+) -> None:
     body = body_of(LEAD)
     headers = signed_headers(source, body)
     if source == "forms":
@@ -218,7 +224,9 @@ def test_signed_but_malformed_body(server: LiveServer, document: bytes) -> None:
     assert response.json()["code"] == "malformed_payload"
 
 
-def test_body_over_the_limit_by_content_length(server: LiveServer, db: Database) -> None:
+def test_body_over_the_limit_by_content_length(
+    server: LiveServer, db: Database
+) -> None:
     body = body_of({"type": "lead.created", "pad": "x" * 1_100_000})
 
     response = post(server, "forms", body)
@@ -240,13 +248,29 @@ def _raw_exchange(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
             except TimeoutError:
                 answer = b""
             if answer:
-                return answer
+                return _read_rest(sock, answer)
             try:
                 sock.sendall(chunk)
             except (BrokenPipeError, ConnectionResetError):
                 break
         sock.settimeout(10)
-        return sock.recv(65536)
+        return _read_rest(sock, sock.recv(65536))
+
+
+def _read_rest(sock: socket.socket, answer: bytes) -> bytes:
+    """Read until the head and the whole Content-Length body have arrived."""
+    sock.settimeout(5)
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
 
 
 def test_hundred_megabyte_body_is_refused_before_it_is_read(server: LiveServer) -> None:
@@ -266,6 +290,7 @@ def test_hundred_megabyte_body_is_refused_before_it_is_read(server: LiveServer) 
     answer = _raw_exchange(server.url, head, body())
 
     assert answer.startswith(b"HTTP/1.1 413")
+    assert b"payload_too_large" in answer
     assert sent < 100
 
 
@@ -318,7 +343,9 @@ def test_distinct_concurrent_deliveries_are_all_committed(
             for index in range(200):
                 body = body_of({**LEAD, "n": index})
                 headers = signed_headers("forms", body, message_id=f"msg_{index}")
-                requests.append(client.post(server.hook("forms"), content=body, headers=headers))
+                requests.append(
+                    client.post(server.hook("forms"), content=body, headers=headers)
+                )
             return await asyncio.gather(*requests)
 
     responses = asyncio.run(deliver_all())

@@ -62,7 +62,7 @@ def library_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
     }
 
 
-# --- Standard Webhooks ------------------------------------------------------------
+# --- Standard Webhooks --------------------------------------------------------
 
 
 @pytest.mark.parametrize("secret", SW_SECRETS)
@@ -142,7 +142,7 @@ def test_rotation_header_verifies_on_both_sides() -> None:
     assert Webhook(old).verify(BODY, headers) == json.loads(BODY)
 
 
-# --- Stripe -------------------------------------------------------------------------
+# --- Stripe -------------------------------------------------------------------
 
 
 def stripe_verify(header: str, body: bytes, now: int, secret: str) -> Verified:

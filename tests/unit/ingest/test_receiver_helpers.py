@@ -32,7 +32,7 @@ def hashed(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-# --- standard-webhooks ---------------------------------------------------------------
+# --- standard-webhooks --------------------------------------------------------
 
 
 def test_standard_webhooks_key_is_the_message_id() -> None:
@@ -57,7 +57,7 @@ def test_standard_webhooks_without_message_id_falls_back_to_the_body() -> None:
     assert result == f"sha256:{BODY_HEX}"
 
 
-# --- stripe ----------------------------------------------------------------------------
+# --- stripe -------------------------------------------------------------------
 
 
 def test_stripe_key_is_the_event_id_of_the_body() -> None:
@@ -88,7 +88,7 @@ def test_stripe_fallback_differs_per_body() -> None:
     assert first != second
 
 
-# --- hub-sha256 ------------------------------------------------------------------------
+# --- hub-sha256 ---------------------------------------------------------------
 
 
 def test_hub_key_is_the_github_delivery() -> None:
@@ -121,7 +121,7 @@ def test_hub_without_headers_falls_back_to_the_body(headers: dict[str, str]) -> 
     assert result == f"sha256:{BODY_HEX}"
 
 
-# --- slack -------------------------------------------------------------------------------
+# --- slack --------------------------------------------------------------------
 
 
 def test_slack_key_is_timestamp_and_body_hash() -> None:
@@ -140,7 +140,7 @@ def test_slack_same_body_at_another_time_is_another_key() -> None:
     assert first != second
 
 
-# --- long keys ---------------------------------------------------------------------------
+# --- long keys ----------------------------------------------------------------
 
 
 def test_key_of_200_characters_is_kept() -> None:
@@ -195,7 +195,7 @@ def test_long_keys_that_differ_hash_differently() -> None:
     assert first != second
 
 
-# --- traceparent ----------------------------------------------------------------------
+# --- traceparent --------------------------------------------------------------
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
