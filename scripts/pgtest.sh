@@ -14,7 +14,8 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state_dir="$repo_root/.pgtest"
+# NEURONX_PGTEST_STATE_DIR lets two checkouts or two runs keep separate clusters.
+state_dir="${NEURONX_PGTEST_STATE_DIR:-$repo_root/.pgtest}"
 state_file="$state_dir/state"
 
 log() { printf 'pgtest: %s\n' "$*" >&2; }

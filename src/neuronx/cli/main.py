@@ -69,6 +69,8 @@ def serve(
     ] = "info",
 ) -> None:
     """Serve the HTTP API with N embedded worker loops."""
+    import signal
+
     import uvicorn
 
     from neuronx.api import create_app
@@ -83,6 +85,9 @@ def serve(
         )
     except NeuronXError as error:
         fail(_explain(error))
+    # uvicorn drains on SIGTERM, then raises the signal again for the handler
+    # that was there before it; a no-op one lets a drained server exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         create_app(state),
         host=host,
