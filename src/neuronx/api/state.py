@@ -18,7 +18,7 @@ from neuronx.leads.tasks import RECEIVED
 from neuronx.queue.jobs import Message, publish
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
-from neuronx.queue.worker import Wakeup, Worker
+from neuronx.queue.worker import Wakeup, Worker, refresh_queue_gauges
 from neuronx.runtime import build_registry
 from neuronx.store.db import Database
 from neuronx.store.events import Admission, NewEvent, sweep_idempotency_keys
@@ -67,9 +67,11 @@ class AppState:
     receiver: Receiver
     admin_token: str | None
     worker: Worker | None = None
+    registry: Registry = field(default_factory=Registry)
     refresh_interval: float = 1.0
     sweep_interval: float = 60.0
     drain_seconds: float = 20.0
+    gauge_interval: float = 5.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -137,6 +139,7 @@ class AppState:
             receiver=Receiver(directory.get, writer, clock=clock),
             admin_token=admin_token,
             worker=worker,
+            registry=registry,
         )
 
     async def start(self) -> None:
@@ -148,6 +151,9 @@ class AppState:
         )
         self._tasks.append(
             asyncio.create_task(self._every(self.sweep_interval, self._sweep))
+        )
+        self._tasks.append(
+            asyncio.create_task(self._every(self.gauge_interval, self._gauges))
         )
 
     async def stop(self) -> None:
@@ -187,6 +193,9 @@ class AppState:
 
     async def _refresh(self) -> None:
         await asyncio.to_thread(self.directory.refresh)
+
+    async def _gauges(self) -> None:
+        await asyncio.to_thread(refresh_queue_gauges, self.db, self.registry.queues)
 
     async def _sweep(self) -> None:
         def sweep(conn: Connection) -> int:

@@ -35,9 +35,26 @@ from neuronx.queue.store import ClaimedJob
 from neuronx.queue.tasks import JobContext, Registry
 from neuronx.store.db import Database
 
-__all__ = ["Wakeup", "Worker"]
+__all__ = ["Wakeup", "Worker", "refresh_queue_gauges"]
 
 log = logging.getLogger("neuronx.queue")
+
+
+def refresh_queue_gauges(db: Database, queues: list[str]) -> None:
+    """Set depth, oldest age and dead letters per queue from the store.
+
+    Both the API and the workers call it, so whichever process Prometheus
+    scrapes reports the queues.
+    """
+    now = time.time()
+    with db.read() as conn:
+        stats = store.queue_stats(conn, now=now)
+        dead = store.dead_letter_counts(conn)
+    for queue in {*queues, *stats, *dead}:
+        depth, oldest = stats.get(queue, (0, 0.0))
+        QUEUE_DEPTH.labels(queue).set(depth)
+        QUEUE_OLDEST_AGE.labels(queue).set(oldest)
+        DEAD_LETTERS.labels(queue).set(dead.get(queue, 0))
 
 
 class Wakeup:
@@ -367,15 +384,7 @@ class Worker:
         return len(expired)
 
     def update_gauges(self) -> None:
-        now = time.time()
-        with self.db.read() as conn:
-            stats = store.queue_stats(conn, now=now)
-            dead = store.dead_letter_counts(conn)
-        for queue in {*self.registry.queues, *stats, *dead}:
-            depth, oldest = stats.get(queue, (0, 0.0))
-            QUEUE_DEPTH.labels(queue).set(depth)
-            QUEUE_OLDEST_AGE.labels(queue).set(oldest)
-            DEAD_LETTERS.labels(queue).set(dead.get(queue, 0))
+        refresh_queue_gauges(self.db, self.registry.queues)
 
     def _prune(self, now: float) -> None:
         retention = self.settings().dead_letter_retention_seconds
