@@ -39,17 +39,32 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], None]
+# Runs inside the transaction that also marks the job done: exactly-once effects.
+AtomicHandler = Callable[[JobContext, Connection], None]
 # Runs inside the transaction that dead-letters a job, to mark what it was for.
 DeadHook = Callable[[Connection, Any, str], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
+    """A named unit of work; exactly one of ``handler`` and ``atomic`` is set.
+
+    ``handler`` runs on its own and must make its effects idempotent: a job
+    can run again after a crash. ``atomic`` runs inside the worker's
+    transaction, which marks the job done in the same commit, so its database
+    effects happen once however often the job is tried.
+    """
+
     name: str
     queue: str
-    handler: Handler
+    handler: Handler | None = None
+    atomic: AtomicHandler | None = None
     retry: RetryPolicy | None = None
     on_dead: DeadHook | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.atomic is None):
+            raise ValueError(f"task {self.name!r} needs exactly one of handler, atomic")
 
 
 @dataclass

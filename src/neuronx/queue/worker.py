@@ -194,21 +194,25 @@ class Worker:
             )
 
     def _run_batch(self, batch: list[ClaimedJob]) -> None:
+        atomic = [job for job in batch if self._is_atomic(job)]
+        plain = [job for job in batch if not self._is_atomic(job)]
         succeeded: list[ClaimedJob] = []
-        for index, job in enumerate(batch):
+        for index, job in enumerate(plain):
             if self._stopping.is_set():
-                self._release(batch[index:])
+                self._release(plain[index:])
                 break
             if self._run(job):
                 succeeded.append(job)
         self._finish(succeeded)
+        if atomic:
+            self._run_atomic(atomic)
 
-    def _run(self, job: ClaimedJob) -> bool:
+    def _is_atomic(self, job: ClaimedJob) -> bool:
         task = self.registry.tasks.get(job.task)
-        if task is None:
-            self._fail(job, f"unknown_task: no task named {job.task!r}", permanent=True)
-            return False
-        context = JobContext(
+        return task is not None and task.atomic is not None
+
+    def _context(self, job: ClaimedJob) -> JobContext:
+        return JobContext(
             job_id=job.id,
             task=job.task,
             queue=job.queue,
@@ -221,18 +225,70 @@ class Worker:
             db=self.db,
             registry=self.registry,
         )
+
+    def _run(self, job: ClaimedJob) -> bool:
+        task = self.registry.tasks.get(job.task)
+        if task is None or task.handler is None:
+            self._fail(job, f"unknown_task: no task named {job.task!r}", permanent=True)
+            return False
         try:
-            task.handler(context)
-        except PermanentJobError as exc:
-            self._fail(job, exc.reason, permanent=True)
-            return False
-        except RetryJob as exc:
-            self._fail(job, exc.reason, delay=exc.delay_seconds)
-            return False
+            task.handler(self._context(job))
         except Exception as exc:  # the handler's bug or outage must not kill the worker
-            self._fail(job, f"{type(exc).__name__}: {exc}"[:500])
+            self._fail_with(job, exc)
             return False
         return True
+
+    def _run_atomic(self, jobs: list[ClaimedJob]) -> None:
+        """Run a batch in one transaction that also marks the successes done.
+
+        Each job runs under its own savepoint: a failing job's writes roll back
+        alone, and the others commit with their completion, so their effects
+        happen exactly once. One commit (one fsync) serves the whole batch.
+        """
+        succeeded: list[ClaimedJob] = []
+        failed: list[tuple[ClaimedJob, Exception]] = []
+        try:
+            with self.db.write() as conn:
+                for index, job in enumerate(jobs):
+                    if self._stopping.is_set():
+                        ids = [j.id for j in jobs[index:]]
+                        store.release(conn, ids, worker_id=self.worker_id)
+                        break
+                    task = self.registry.tasks[job.task]
+                    assert task.atomic is not None
+                    savepoint = conn.begin_nested()
+                    try:
+                        task.atomic(self._context(job), conn)
+                    except Exception as exc:  # recorded below, after the commit
+                        savepoint.rollback()
+                        failed.append((job, exc))
+                        continue
+                    savepoint.commit()
+                    succeeded.append(job)
+                store.finish_succeeded(
+                    conn,
+                    [job.id for job in succeeded],
+                    worker_id=self.worker_id,
+                    now=time.time(),
+                )
+        except NeuronXError as exc:
+            log.warning(
+                "A batch could not commit; its leases will run out and it will rerun",
+                extra={"action": "job_batch_failed", "reason": exc.detail},
+            )
+            return
+        for job in succeeded:
+            JOBS.labels(job.queue, "success").inc()
+        for job, error in failed:
+            self._fail_with(job, error)
+
+    def _fail_with(self, job: ClaimedJob, exc: Exception) -> None:
+        if isinstance(exc, PermanentJobError):
+            self._fail(job, exc.reason, permanent=True)
+        elif isinstance(exc, RetryJob):
+            self._fail(job, exc.reason, delay=exc.delay_seconds)
+        else:
+            self._fail(job, f"{type(exc).__name__}: {exc}"[:500])
 
     def _finish(self, succeeded: list[ClaimedJob]) -> None:
         if not succeeded:

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Connection, select, text
 
 from neuronx.config import Settings
 from neuronx.errors import PermanentJobError, RetryJob
@@ -255,3 +256,60 @@ def test_jobs_are_claimed_by_one_worker_each(db: Database) -> None:
         wait_for(lambda: set(statuses(db).values()) == {"succeeded"})
 
     assert sorted(seen) == job_ids
+
+
+def test_atomic_batch_commits_effects_with_completion_and_isolates_failures(
+    db: Database,
+) -> None:
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE marks (n INTEGER NOT NULL)"))
+
+    def mark(ctx: JobContext, conn: Connection) -> None:
+        conn.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": ctx.args["n"]})
+        if ctx.args["n"] == 3:
+            raise PermanentJobError("bad_row")
+
+    registry = Registry()
+    registry.add(Task("test.task", "test", atomic=mark, retry=FAST))
+    job_ids = enqueue(db, 6)
+
+    with running(db, registry, batch_size=6):
+        wait_for(lambda: set(statuses(db).values()) == {"succeeded", "dead"})
+
+    with db.read() as conn:
+        marks = sorted(row.n for row in conn.execute(text("SELECT n FROM marks")).all())
+    final = statuses(db)
+    assert marks == [0, 1, 2, 4, 5]
+    assert [final[j] for j in job_ids] == ["succeeded"] * 3 + ["dead"] + [
+        "succeeded"
+    ] * 2
+
+
+def test_atomic_effects_vanish_when_the_commit_does_not_happen(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE marks (n INTEGER NOT NULL)"))
+    calls: list[int] = []
+
+    def mark_then_lose_the_lease(ctx: JobContext, conn: Connection) -> None:
+        calls.append(ctx.attempt)
+        conn.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": ctx.args["n"]})
+        if ctx.attempt == 1:
+            # The worker dies here: nothing of this attempt may survive.
+            raise SystemExit
+
+    registry = Registry()
+    registry.add(Task("test.task", "test", atomic=mark_then_lose_the_lease))
+    (job_id,) = enqueue(db)
+    worker = Worker(db, registry, Settings, poll_interval=0.02, lease_seconds=0.3)
+    batch = worker._claim()
+    with pytest.raises(SystemExit):
+        worker._run_atomic(batch)
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM marks")).scalar_one() == 0
+
+    with running(db, registry, lease_seconds=0.3):
+        wait_for(lambda: statuses(db)[job_id] == "succeeded")
+
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM marks")).scalar_one() == 1
+    assert calls == [1, 2]
