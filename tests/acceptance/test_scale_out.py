@@ -73,7 +73,8 @@ def effects(db: Database) -> tuple[int, int, int]:
         ).one()
         repeated = conn.execute(
             text(
-                "SELECT count(*) FROM (SELECT n FROM effects GROUP BY n HAVING count(*) > 1) r"
+                "SELECT count(*) FROM "
+                "(SELECT n FROM effects GROUP BY n HAVING count(*) > 1) r"
             )
         ).scalar_one()
     return int(rows[0]), int(rows[1]), int(repeated)
@@ -122,7 +123,7 @@ def test_sigkill_of_one_worker_mid_batch_loses_no_job(
     killed_at = time.monotonic()
     wait_for(lambda: succeeded(store) == 3000, timeout=120)
 
-    rows, distinct, repeated = effects(store)
+    _rows, distinct, repeated = effects(store)
     assert distinct == 3000
     # Jobs that ran but whose success the killed worker never recorded run
     # again: at-least-once, bounded by what one worker had claimed.
@@ -155,5 +156,5 @@ def test_sigterm_drains_without_losing_work(
 
     workers.append(spawn(store, concurrency=4))
     wait_for(lambda: succeeded(store) == 200, timeout=60)
-    rows, distinct, repeated = effects(store)
+    _rows, distinct, repeated = effects(store)
     assert (distinct, repeated) == (200, 0)

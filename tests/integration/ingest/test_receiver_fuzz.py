@@ -53,7 +53,7 @@ def test_arbitrary_requests_never_get_a_5xx(state: AppState) -> None:
         def probe(
             tenant: str, source: str, headers: dict[str, str], body: bytes
         ) -> None:
-            raw = {name: value.encode("latin-1") for name, value in headers.items()}
+            raw = {k.encode(): v.encode("latin-1") for k, v in headers.items()}
             response = client.post(
                 server.hook(source, tenant), content=body, headers=raw
             )
