@@ -112,10 +112,10 @@ class Condition(_Model):
     ne: Any = None
     in_: list[Any] | None = Field(None, alias="in")
     not_in: list[Any] | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    gt: int | float | None = None
+    gte: int | float | None = None
+    lt: int | float | None = None
+    lte: int | float | None = None
     contains: Any = None
     matches: str | None = None
     exists: bool | None = None

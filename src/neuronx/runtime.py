@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from neuronx.config import load_config
+from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
 from neuronx.store.db import Database, database_url_from_env
 from neuronx.store.secretbox import SecretBox, load_secret_key
@@ -45,12 +48,26 @@ def open_runtime(
     )
 
 
-def build_registry() -> Registry:
-    """Every task of the product, with the topics each subscribes to."""
-    from neuronx.leads.tasks import register as register_leads
+def build_registry(
+    *,
+    retry: Callable[[], RetryPolicy] = RetryPolicy,
+    clock: Callable[[], datetime] | None = None,
+) -> Registry:
+    """Every task of the product, with the topics each subscribes to.
+
+    ``retry`` gives the policy of the jobs a stage defers (from the config's
+    ``settings.retry``); ``clock`` stands in for the wall clock in tests of
+    working hours.
+    """
+    from neuronx.leads.pipeline import LeadPipeline
 
     registry = Registry()
-    register_leads(registry)
+    pipeline = (
+        LeadPipeline(retry=retry)
+        if clock is None
+        else LeadPipeline(retry=retry, clock=clock)
+    )
+    pipeline.register(registry)
     return registry
 
 

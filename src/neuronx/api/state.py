@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from neuronx.errors import NeuronXError, NotFound, Unauthorized
 from neuronx.ingest.receiver import Receiver
 from neuronx.ingest.writer import GroupCommitWriter
-from neuronx.leads.tasks import RECEIVED
+from neuronx.leads.pipeline import RECEIVED
 from neuronx.queue.jobs import Message, publish
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
@@ -91,7 +91,11 @@ class AppState:
         commit rings the embedded worker's doorbell.
         """
         directory = DirectoryCache(db, box)
-        registry = registry or build_registry()
+
+        def retry() -> RetryPolicy:
+            return RetryPolicy.from_settings(directory.current.settings.retry)
+
+        registry = registry or build_registry(retry=retry)
         wakeup = Wakeup()
 
         def publish_received(
@@ -106,13 +110,12 @@ class AppState:
                 if admission.status == "accepted"
             ]
             if messages:
-                retry = RetryPolicy.from_settings(directory.current.settings.retry)
                 publish(
                     conn,
                     registry,
                     RECEIVED,
                     now=now,
-                    default_retry=retry,
+                    default_retry=retry(),
                     messages=messages,
                 )
 

@@ -113,6 +113,7 @@ def worker(
     import signal
     import threading
 
+    from neuronx.queue.retry import RetryPolicy
     from neuronx.queue.worker import Worker
     from neuronx.runtime import build_registry, open_runtime
     from neuronx.store.tenants import load_settings
@@ -127,8 +128,9 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    registry = build_registry(retry=lambda: RetryPolicy.from_settings(settings.retry))
     Worker(
-        runtime.db, build_registry(), lambda: settings, concurrency=concurrency
+        runtime.db, registry, lambda: settings, concurrency=concurrency
     ).run_until_stopped(stop, drain_seconds)
 
 

@@ -43,3 +43,9 @@ DEAD_LETTERS = Gauge(
     ["queue"],
     registry=REGISTRY,
 )
+LEADS = Counter(
+    "neuronx_leads",
+    "Leads through each stage (normalized, merged, scored, routed, unassigned).",
+    ["stage"],
+    registry=REGISTRY,
+)

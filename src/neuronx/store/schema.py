@@ -187,3 +187,49 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index(None, "tenant_id", "id"),
 )
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("email", String(320)),
+    Column("phone", String(32)),
+    Column("domain", String(255)),
+    Column("fields", JSON, nullable=False),
+    Column("raw", JSON, nullable=False),
+    Column("score", Integer),
+    Column("grade", String(16)),
+    Column("scoring", JSON),
+    Column("status", String(16), nullable=False),
+    Column("assigned_to", String(64)),
+    Column("team", String(64)),
+    Column("routing", JSON),
+    Column("history", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # One lead per email per tenant: two workers merging the same new address
+    # at once collide here, and the loser retries into a merge.
+    Index(None, "tenant_id", "email", unique=True),
+    Index(None, "tenant_id", "phone"),
+    Index(None, "tenant_id", "domain"),
+    Index(None, "tenant_id", "assigned_to"),
+    Index(None, "tenant_id", "status"),
+)
+
+rep_loads = Table(
+    "rep_loads",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("rep_id", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("assigned", Integer, nullable=False),
+)
+
+routing_state = Table(
+    "routing_state",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
