@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from neuronx.config import load_config
-from neuronx.queue.retry import RetryPolicy
+from neuronx.leads.pipeline import LeadPipeline
 from neuronx.queue.tasks import Registry
 from neuronx.store.db import Database, database_url_from_env
 from neuronx.store.secretbox import SecretBox, load_secret_key
@@ -48,25 +46,9 @@ def open_runtime(
     )
 
 
-def build_registry(
-    *,
-    retry: Callable[[], RetryPolicy] = RetryPolicy,
-    clock: Callable[[], datetime] | None = None,
-) -> Registry:
-    """Every task of the product, with the topics each subscribes to.
-
-    ``retry`` gives the policy of the jobs a stage defers (from the config's
-    ``settings.retry``); ``clock`` stands in for the wall clock in tests of
-    working hours.
-    """
-    from neuronx.leads.pipeline import LeadPipeline
-
+def build_registry(pipeline: LeadPipeline) -> Registry:
+    """Every task of the product, with the topics each subscribes to."""
     registry = Registry()
-    pipeline = (
-        LeadPipeline(retry=retry)
-        if clock is None
-        else LeadPipeline(retry=retry, clock=clock)
-    )
     pipeline.register(registry)
     return registry
 

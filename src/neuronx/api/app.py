@@ -16,6 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from neuronx.api.hooks import receive_webhook
+from neuronx.api.leads import (
+    audit_route,
+    get_lead_route,
+    list_leads_route,
+    simulate_route,
+)
 from neuronx.api.middleware import RequestMetrics
 from neuronx.api.openapi import openapi_document
 from neuronx.api.problems import problem, problem_from
@@ -75,6 +81,10 @@ def _routes() -> list[Route]:
             rotate_secret_route,
             methods=["POST"],
         ),
+        Route(f"{tenant}/leads", list_leads_route, methods=["GET"]),
+        Route(f"{tenant}/leads/{{lead_id}}", get_lead_route, methods=["GET"]),
+        Route(f"{tenant}/routing/simulate", simulate_route, methods=["POST"]),
+        Route(f"{tenant}/audit", audit_route, methods=["GET"]),
         Route(f"{tenant}/dead-letters", list_dead_letters_route, methods=["GET"]),
         Route(
             f"{tenant}/dead-letters/replay",

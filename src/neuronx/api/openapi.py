@@ -96,6 +96,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_tenant_paths(),
             "/healthz": {"get": _plain("The process is alive")},
             "/readyz": {
                 "get": {
@@ -112,6 +113,127 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _schemas(),
+        },
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+_PAGE = [
+    _query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "Page size",
+    ),
+    _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+]
+_BAD_PAGE = {"400": _problem("Bad limit or cursor", "invalid_request")}
+
+
+def _get(
+    summary: str, params: list[dict[str, Any]], ok: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "security": _BEARER,
+        "parameters": [_TENANT, *params],
+        "responses": {"200": ok, **_AUTH_ERRORS},
+    }
+
+
+def _tenant_paths() -> dict[str, Any]:
+    tenant = "/v1/tenants/{tenant_id}"
+    replayed = _json("The ids put back on their queues", "Replayed")
+    return {
+        f"{tenant}/leads": {
+            "get": {
+                **_get(
+                    "A page of leads, oldest first",
+                    [
+                        _query(
+                            "assigned_to", {"type": "string"}, "Only this rep's leads"
+                        ),
+                        _query(
+                            "status",
+                            {
+                                "type": "string",
+                                "enum": ["new", "scored", "routed", "unassigned"],
+                            },
+                            "Only leads in this state",
+                        ),
+                        *_PAGE,
+                    ],
+                    _json("A page", "LeadPage"),
+                ),
+            }
+        },
+        f"{tenant}/leads/{{lead_id}}": {
+            "get": _get(
+                "One canonical lead", [_path("lead_id")], _json("The lead", "Lead")
+            )
+        },
+        f"{tenant}/routing/simulate": {
+            "post": {
+                "summary": "The routing decision for a lead body, assigning nothing",
+                "security": _BEARER,
+                "parameters": [_TENANT],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": _json("The decision", "Simulation"),
+                    "400": _problem("Body is not a JSON object", "invalid_request"),
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        f"{tenant}/audit": {
+            "get": _get(
+                "The append-only audit log", _PAGE, _json("A page", "AuditPage")
+            )
+        },
+        f"{tenant}/dead-letters": {
+            "get": _get(
+                "Dead letters, oldest first",
+                [_query("queue", {"type": "string"}, "Only this queue"), *_PAGE],
+                _json("A page", "DeadLetterPage"),
+            )
+        },
+        f"{tenant}/dead-letters/replay": {
+            "post": {
+                "summary": "Replay every dead letter, or those of one queue",
+                "security": _BEARER,
+                "parameters": [_TENANT],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"queue": {"type": "string"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": replayed, **_AUTH_ERRORS},
+            }
+        },
+        f"{tenant}/dead-letters/{{dead_letter_id}}": {
+            "get": _get(
+                "One dead letter with each attempt's error",
+                [_path("dead_letter_id")],
+                _json("The dead letter", "DeadLetter"),
+            )
+        },
+        f"{tenant}/dead-letters/{{dead_letter_id}}/replay": {
+            "post": {
+                "summary": "Put one dead letter back on its queue, attempts reset",
+                "security": _BEARER,
+                "parameters": [_TENANT, _path("dead_letter_id")],
+                "responses": {"200": replayed, **_AUTH_ERRORS},
+            }
         },
     }
 
@@ -159,6 +281,20 @@ def _hook_operation() -> dict[str, Any]:
             "404": _problem("Unknown tenant or source", "unknown_source"),
             "413": _problem("Body over max_body_bytes", "payload_too_large"),
             "503": _problem("The store cannot commit", "unavailable"),
+        },
+    }
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {"$ref": f"#/components/schemas/{item}"},
+            },
+            "next_cursor": {"type": ["string", "null"]},
         },
     }
 
@@ -213,6 +349,91 @@ def _schemas() -> dict[str, Any]:
                 "received_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"},
             },
+        },
+        "Lead": {
+            "type": "object",
+            "required": ["lead_id", "score", "grade", "assigned_to", "routing"],
+            "properties": {
+                "lead_id": {"type": "string"},
+                "email": nullable_string,
+                "phone": nullable_string,
+                "score": {"type": ["integer", "null"]},
+                "grade": nullable_string,
+                "status": {"type": "string"},
+                "assigned_to": nullable_string,
+                "team": nullable_string,
+                "routing": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "rule": nullable_string,
+                        "strategy": {"type": "string"},
+                        "explanation": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+            "additionalProperties": True,
+        },
+        "LeadPage": _page("Lead"),
+        "Simulation": {
+            "type": "object",
+            "required": [
+                "score",
+                "grade",
+                "rule",
+                "team",
+                "strategy",
+                "assigned_to",
+                "explanation",
+            ],
+            "properties": {
+                "score": {"type": "integer"},
+                "grade": nullable_string,
+                "rule": nullable_string,
+                "team": nullable_string,
+                "strategy": {"type": "string"},
+                "assigned_to": nullable_string,
+                "explanation": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "AuditEntry": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string"},
+                "action": {"type": "string"},
+                "subject": nullable_string,
+                "detail": {"type": "object"},
+            },
+        },
+        "AuditPage": _page("AuditEntry"),
+        "DeadLetter": {
+            "type": "object",
+            "required": ["id", "queue", "event_id", "attempts", "dead_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "queue": {"type": "string"},
+                "task": {"type": "string"},
+                "tenant_id": nullable_string,
+                "event_id": nullable_string,
+                "attempts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "at": {"type": "string", "format": "date-time"},
+                            "error": {"type": "string"},
+                        },
+                    },
+                },
+                "dead_at": {"type": "string", "format": "date-time"},
+                "traceparent": nullable_string,
+            },
+        },
+        "DeadLetterPage": _page("DeadLetter"),
+        "Replayed": {
+            "type": "object",
+            "properties": {"replayed": {"type": "array", "items": {"type": "integer"}}},
         },
         "Rotation": {
             "type": "object",

@@ -8,13 +8,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from neuronx.errors import NeuronXError, NotFound, Unauthorized
 from neuronx.ingest.receiver import Receiver
 from neuronx.ingest.writer import GroupCommitWriter
-from neuronx.leads.pipeline import RECEIVED
+from neuronx.leads.pipeline import RECEIVED, LeadPipeline
 from neuronx.queue.jobs import Message, publish
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
@@ -33,6 +34,10 @@ from neuronx.store.tenants import (
 log = logging.getLogger("neuronx.api")
 
 AsyncJob = Callable[[], Awaitable[None]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class DirectoryCache:
@@ -68,6 +73,7 @@ class AppState:
     admin_token: str | None
     worker: Worker | None = None
     registry: Registry = field(default_factory=Registry)
+    pipeline: LeadPipeline = field(default_factory=LeadPipeline)
     refresh_interval: float = 1.0
     sweep_interval: float = 60.0
     drain_seconds: float = 20.0
@@ -84,6 +90,7 @@ class AppState:
         clock: Callable[[], float] = time.time,
         registry: Registry | None = None,
         workers: int = 0,
+        lead_clock: Callable[[], datetime] | None = None,
     ) -> AppState:
         """Wire the receiver, the writer and (with ``workers``) an embedded worker.
 
@@ -95,7 +102,8 @@ class AppState:
         def retry() -> RetryPolicy:
             return RetryPolicy.from_settings(directory.current.settings.retry)
 
-        registry = registry or build_registry(retry=retry)
+        pipeline = LeadPipeline(retry=retry, clock=lead_clock or _utc_now)
+        registry = registry or build_registry(pipeline)
         wakeup = Wakeup()
 
         def publish_received(
@@ -143,6 +151,7 @@ class AppState:
             admin_token=admin_token,
             worker=worker,
             registry=registry,
+            pipeline=pipeline,
         )
 
     async def start(self) -> None:

@@ -113,6 +113,7 @@ def worker(
     import signal
     import threading
 
+    from neuronx.leads.pipeline import LeadPipeline
     from neuronx.queue.retry import RetryPolicy
     from neuronx.queue.worker import Worker
     from neuronx.runtime import build_registry, open_runtime
@@ -128,7 +129,8 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    registry = build_registry(retry=lambda: RetryPolicy.from_settings(settings.retry))
+    pipeline = LeadPipeline(retry=lambda: RetryPolicy.from_settings(settings.retry))
+    registry = build_registry(pipeline)
     Worker(
         runtime.db, registry, lambda: settings, concurrency=concurrency
     ).run_until_stopped(stop, drain_seconds)

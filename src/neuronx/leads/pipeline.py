@@ -22,8 +22,9 @@ from neuronx.errors import PermanentJobError
 from neuronx.ids import new_id
 from neuronx.leads import store
 from neuronx.leads.normalize import normalize
-from neuronx.leads.routing import Decision, Rep, decide, local_day
-from neuronx.leads.scoring import score
+from neuronx.leads.routing import Decision, Rep, RotationState, decide, local_day
+from neuronx.leads.scoring import Scored, score
+from neuronx.leads.store import merge_fields
 from neuronx.observability.metrics import LEADS
 from neuronx.queue.jobs import publish
 from neuronx.queue.retry import RetryPolicy
@@ -160,8 +161,15 @@ class LeadPipeline:
         rules = self.rules.get(conn, lead.tenant_id)
         now = self.clock()
         rotation = store.lock_rotation(conn, lead.tenant_id)
+        merged = bool(ctx.args.get("merged"))
         decision = self.decide(
-            conn, rules, lead, rotation, now, merged=ctx.args.get("merged", False)
+            conn,
+            rules,
+            {**lead.fields, "score": lead.score, "grade": lead.grade},
+            rotation,
+            now,
+            lead_id=lead.id,
+            current_owner=lead.assigned_to if merged else None,
         )
         store.save_rotation(conn, lead.tenant_id, rotation)
         self._record(conn, rules, lead, decision, now, ctx.event_id)
@@ -170,31 +178,61 @@ class LeadPipeline:
         )
         LEADS.labels("routed" if decision.assigned_to else "unassigned").inc()
 
+    def simulate(
+        self, conn: Connection, tenant_id: str, data: dict[str, Any]
+    ) -> tuple[Scored, Decision]:
+        """What the pipeline would decide for a lead body now, changing nothing.
+
+        It follows the real path: a body that repeats a known lead is merged
+        into it first, and a repeat keeps its eligible owner.
+        """
+        rules = self.rules.get(conn, tenant_id)
+        fields = normalize({"data": data}, require_contact=False)
+        existing = store.find_duplicate(
+            conn, tenant_id, fields["email"], fields["phone"]
+        )
+        lead_id, owner = None, None
+        if existing is not None:
+            fields = merge_fields(existing.fields, fields)[0]
+            lead_id, owner = existing.id, existing.assigned_to
+        scored = score(fields, rules.scoring)
+        rotation = store.read_rotation(conn, tenant_id)
+        decision = self.decide(
+            conn,
+            rules,
+            {**fields, "score": scored.score, "grade": scored.grade},
+            rotation,
+            self.clock(),
+            lead_id=lead_id,
+            current_owner=owner,
+        )
+        return scored, decision
+
     def decide(
         self,
         conn: Connection,
         rules: TenantRules,
-        lead: Any,
-        rotation: Any,
+        fields: dict[str, Any],
+        rotation: RotationState,
         now: datetime,
         *,
-        merged: bool,
+        lead_id: str | None,
+        current_owner: str | None,
     ) -> Decision:
-        """The routing decision for a stored lead (the simulator calls this too)."""
         days = {rep.id: local_day(rep, now) for rep in rules.reps}
-        reps = store.with_loads(
-            rules.reps, store.loads_today(conn, lead.tenant_id, days)
-        )
-        fields = {**lead.fields, "score": lead.score, "grade": lead.grade}
+        loads = store.loads_today(conn, rules.tenant_id, days)
         return decide(
             fields,
             rules.routing,
-            reps,
+            store.with_loads(rules.reps, loads),
             rotation,
             now,
-            current_owner=lead.assigned_to if merged else None,
+            current_owner=current_owner,
             account_owner=store.account_owner(
-                conn, lead.tenant_id, lead.domain, lead.id
+                conn,
+                rules.tenant_id,
+                None if fields.get("free_mail") else fields.get("domain"),
+                lead_id,
             ),
         )
 

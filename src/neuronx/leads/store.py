@@ -72,14 +72,7 @@ def merge_lead(
     now: float,
 ) -> list[str]:
     """Fill the existing lead's empty fields from a repeat; return which were filled."""
-    merged = dict(existing.fields)
-    filled = []
-    for name, value in fields.items():
-        if name in _MERGE_SKIP or value in (None, "", []):
-            continue
-        if merged.get(name) in (None, "", []):
-            merged[name] = value
-            filled.append(name)
+    merged, filled = merge_fields(existing.fields, fields)
     entry = {**entry, "filled": filled}
     conn.execute(
         update(leads)
@@ -95,6 +88,21 @@ def merge_lead(
         )
     )
     return filled
+
+
+def merge_fields(
+    current: Mapping[str, Any], repeat: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """A repeat fills the fields the lead has no value for, and changes no other."""
+    merged = dict(current)
+    filled = []
+    for name, value in repeat.items():
+        if name in _MERGE_SKIP or value in (None, "", []):
+            continue
+        if merged.get(name) in (None, "", []):
+            merged[name] = value
+            filled.append(name)
+    return merged, filled
 
 
 def get_lead(conn: Connection, lead_id: str, tenant_id: str | None = None) -> Any:
@@ -163,19 +171,21 @@ def save_assignment(
 
 
 def account_owner(
-    conn: Connection, tenant_id: str, domain: str | None, lead_id: str
+    conn: Connection, tenant_id: str, domain: str | None, lead_id: str | None
 ) -> str | None:
     """The owner of the newest other assigned lead of the same company domain."""
     if domain is None:
         return None
+    conditions = [
+        leads.c.tenant_id == tenant_id,
+        leads.c.domain == domain,
+        leads.c.assigned_to.is_not(None),
+    ]
+    if lead_id is not None:
+        conditions.append(leads.c.id != lead_id)
     row = conn.execute(
         select(leads.c.assigned_to)
-        .where(
-            leads.c.tenant_id == tenant_id,
-            leads.c.domain == domain,
-            leads.c.id != lead_id,
-            leads.c.assigned_to.is_not(None),
-        )
+        .where(*conditions)
         .order_by(leads.c.updated_at.desc())
         .limit(1)
     ).first()
@@ -202,6 +212,16 @@ def lock_rotation(conn: Connection, tenant_id: str) -> RotationState:
         select(table.c.state).where(table.c.tenant_id == tenant_id).with_for_update()
     ).one()
     return RotationState.from_json(row.state)
+
+
+def read_rotation(conn: Connection, tenant_id: str) -> RotationState:
+    """The rotation state without a lock, for the simulator."""
+    row = conn.execute(
+        select(schema.routing_state.c.state).where(
+            schema.routing_state.c.tenant_id == tenant_id
+        )
+    ).first()
+    return RotationState.from_json(row.state if row else None)
 
 
 def save_rotation(conn: Connection, tenant_id: str, state: RotationState) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -10,29 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, update
 
 from neuronx.errors import InvalidRequest
+from neuronx.pagination import decode_cursor, encode_cursor
 from neuronx.queue import store
 from neuronx.store import schema
 from neuronx.store.db import Database
 from neuronx.timefmt import rfc3339
 
-__all__ = ["decode_cursor", "encode_cursor", "page", "render", "replay"]
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "id":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the cursor is not one this API gave out") from None
+__all__ = ["page", "render", "replay"]
 
 
 def render(row: Any) -> dict[str, Any]:
@@ -60,7 +43,10 @@ def page(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+    after_text = decode_cursor(cursor)
+    if after_text is not None and not after_text.isdigit():
+        raise InvalidRequest("the cursor is not one this API gave out")
+    after = int(after_text) if after_text is not None else None
     with db.read() as conn:
         rows = store.list_dead_letters(
             conn, tenant_id=tenant_id, queue=queue, after_id=after, limit=limit + 1
