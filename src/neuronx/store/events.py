@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    delete,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from neuronx.store import schema
@@ -53,19 +61,27 @@ def admit(
     """Claim each event's idempotency key and insert the events that won theirs.
 
     A key whose holder expired but was not swept yet is taken over, so the TTL
-    holds to the second whatever the sweeper's pace. Runs inside the caller's
-    transaction; the caller enqueues the jobs for the accepted events in the
-    same one.
+    holds to the second whatever the sweeper's pace. The whole batch costs
+    three statements: the claims, the holders of the keys already taken, and
+    the new events. Runs inside the caller's transaction; the caller enqueues
+    the jobs for the accepted events in the same one.
     """
+    firsts: dict[tuple[str, str, str], NewEvent] = {}
+    for item in items:
+        firsts.setdefault(_key(item), item)
+    won = _claim_keys(conn, list(firsts.values()), ttl_seconds, now)
+    holders = _holders(conn, [k for k in firsts if k not in won])
+
     results: list[Admission] = []
     fresh: list[NewEvent] = []
     for item in items:
-        winner = _claim_key(conn, item, now + ttl_seconds, now)
-        if winner == item.event_id:
+        key = _key(item)
+        if firsts[key] is item and key in won:
             fresh.append(item)
             results.append(Admission(item.event_id, "accepted", item.trace_id))
         else:
-            results.append(Admission(winner, "duplicate", None))
+            holder = holders.get(key) or firsts[key].event_id
+            results.append(Admission(holder, "duplicate", None))
     if fresh:
         conn.execute(insert(schema.events), [_event_row(item) for item in fresh])
     return results
@@ -100,34 +116,58 @@ def sweep_idempotency_keys(conn: Connection, now: float, *, limit: int = 5000) -
     return len(rows)
 
 
-def _claim_key(conn: Connection, item: NewEvent, expires_at: float, now: float) -> str:
+def _key(item: NewEvent) -> tuple[str, str, str]:
+    return (item.tenant_id, item.source_id, item.idempotency_key)
+
+
+def _claim_keys(
+    conn: Connection, items: list[NewEvent], ttl_seconds: int, now: float
+) -> set[tuple[str, str, str]]:
+    """Insert or take over each key; return the keys this batch now holds."""
     table = schema.idempotency_keys
-    dialect_insert = (
-        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    )
-    statement = dialect_insert(table).values(
-        tenant_id=item.tenant_id,
-        source_id=item.source_id,
-        key=item.idempotency_key,
-        event_id=item.event_id,
-        expires_at=expires_at,
+    postgres = conn.dialect.name == "postgresql"
+    statement = (postgresql.insert if postgres else sqlite.insert)(table)
+    # "The holder expired" is written against the incoming row, whose
+    # expires_at is now + ttl, so one statement serves the whole batch.
+    expired = table.c.expires_at <= statement.excluded.expires_at - literal_column(
+        repr(float(ttl_seconds))
     )
     claim = statement.on_conflict_do_update(
         index_elements=[table.c.tenant_id, table.c.source_id, table.c.key],
-        set_={"event_id": item.event_id, "expires_at": expires_at},
-        where=table.c.expires_at <= now,
-    ).returning(table.c.event_id)
-    won = conn.execute(claim).scalar()
-    if won is not None:
-        return str(won)
-    holder = conn.execute(
-        select(table.c.event_id).where(
-            table.c.tenant_id == item.tenant_id,
-            table.c.source_id == item.source_id,
-            table.c.key == item.idempotency_key,
-        )
-    ).scalar_one()
-    return str(holder)
+        set_={
+            "event_id": statement.excluded.event_id,
+            "expires_at": statement.excluded.expires_at,
+        },
+        where=expired,
+    ).returning(table.c.tenant_id, table.c.source_id, table.c.key)
+    rows = conn.execute(
+        claim,
+        [
+            {
+                "tenant_id": item.tenant_id,
+                "source_id": item.source_id,
+                "key": item.idempotency_key,
+                "event_id": item.event_id,
+                "expires_at": now + ttl_seconds,
+            }
+            for item in items
+        ],
+    ).all()
+    return {(row.tenant_id, row.source_id, row.key) for row in rows}
+
+
+def _holders(
+    conn: Connection, keys: list[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], str]:
+    if not keys:
+        return {}
+    table = schema.idempotency_keys
+    rows = conn.execute(
+        select(
+            table.c.tenant_id, table.c.source_id, table.c.key, table.c.event_id
+        ).where(tuple_(table.c.tenant_id, table.c.source_id, table.c.key).in_(keys))
+    ).all()
+    return {(r.tenant_id, r.source_id, r.key): str(r.event_id) for r in rows}
 
 
 def _event_row(item: NewEvent) -> dict[str, Any]:
