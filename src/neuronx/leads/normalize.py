@@ -66,12 +66,11 @@ FREE_MAIL = frozenset(
         "t-online.de", "libero.it", "btinternet.com",
     }
 )  # fmt: skip
+# Checked in order: "Vice President" is a vp before "president" makes it an
+# executive.
 _SENIORITY = (
-    (
-        "executive",
-        re.compile(r"\b(chief|ceo|cto|cfo|coo|cmo|cio|founder|owner|president)\b"),
-    ),
     ("vp", re.compile(r"\b(vp|svp|evp|vice president)\b")),
+    ("executive", re.compile(r"\b(chief|ceo|cto|cfo|coo|cmo|cio|founder|president)\b")),
     ("director", re.compile(r"\b(director|head of|head)\b")),
     ("manager", re.compile(r"\b(manager|lead|supervisor)\b")),
 )
@@ -94,13 +93,16 @@ def normalize(
     data = body.get("data") if isinstance(body.get("data"), Mapping) else body
     assert isinstance(data, Mapping)
     raw = {name: _read(name, body, data, mapping or {}) for name in FIELDS}
-    raw.update(_utm(data))
+    for name, value in _utm(data).items():
+        if raw.get(name) is None:
+            raw[name] = value
 
     issues: list[str] = []
     lead: dict[str, Any] = {}
     lead["email"] = _email(raw["email"], issues)
     lead["country"] = _country(raw["country"], issues)
-    lead["phone"] = _phone(raw["phone"], default_region or lead["country"], issues)
+    # The lead's own country says more about its number than the source does.
+    lead["phone"] = _phone(raw["phone"], lead["country"] or default_region, issues)
     if require_contact and lead["email"] is None and lead["phone"] is None:
         raise PermanentJobError("no_contact")
 
