@@ -51,7 +51,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """Read at most ``limit`` bytes; a larger body is refused before it is buffered."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise InvalidRequest("Content-Length is not a number")
         if int(declared) > limit:
             raise PayloadTooLarge(f"the body is over {limit} bytes")

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from neuronx.api.tenants import json_body, json_response, page_limit, tenant_actor
 from neuronx.errors import InvalidRequest, NotFound
 from neuronx.leads import store as lead_store
-from neuronx.pagination import decode_cursor, encode_cursor
+from neuronx.pagination import decode_cursor, decode_id_cursor, encode_cursor
 from neuronx.store import schema
 from neuronx.timefmt import rfc3339
 
@@ -109,15 +109,13 @@ async def simulate_route(request: Request) -> Response:
 async def audit_route(request: Request) -> Response:
     state, tenant_id, _actor = tenant_actor(request)
     limit = page_limit(request)
-    after = decode_cursor(request.query_params.get("cursor"))
-    if after is not None and not after.isdigit():
-        raise InvalidRequest("the cursor is not one this API gave out")
+    after = decode_id_cursor(request.query_params.get("cursor"))
     table = schema.audit_log
 
     def read() -> list[Any]:
         conditions = [table.c.tenant_id == tenant_id]
         if after is not None:
-            conditions.append(table.c.id > int(after))
+            conditions.append(table.c.id > after)
         with state.db.read() as conn:
             return list(
                 conn.execute(

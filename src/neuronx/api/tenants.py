@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from neuronx.api.state import AppState
 from neuronx.errors import InvalidRequest, NotFound
+from neuronx.pagination import parse_id
 from neuronx.queue import deadletters
 from neuronx.queue import store as queue_store
 from neuronx.store import schema
@@ -119,7 +120,7 @@ async def rotate_secret_route(request: Request) -> Response:
 
 def page_limit(request: Request) -> int:
     raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("limit is a whole number from 1 to 1000")
     return int(raw)
 
@@ -192,6 +193,7 @@ def _after_replay(state: AppState, tenant_id: str, actor: str, ids: list[int]) -
 
 def _job_id(request: Request) -> int:
     raw = request.path_params["dead_letter_id"]
-    if not raw.isdigit():
+    job_id = parse_id(raw)
+    if job_id is None:
         raise NotFound(f"no dead letter {raw!r}")
-    return int(raw)
+    return job_id

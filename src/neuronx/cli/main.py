@@ -19,6 +19,7 @@ import typer
 from neuronx.errors import ConfigError, NeuronXError, StoreUnavailable
 from neuronx.ingest.signatures import Scheme, decode_secret, sign
 from neuronx.observability.logs import configure_logging
+from neuronx.pagination import MAX_ID
 
 if TYPE_CHECKING:
     from neuronx.runtime import Runtime
@@ -254,7 +255,9 @@ def dlq_list(
 
 
 @dlq_app.command("show")
-def dlq_show(job_id: Annotated[int, typer.Argument(help="Dead letter id.")]) -> None:
+def dlq_show(
+    job_id: Annotated[int, typer.Argument(help="Dead letter id.", min=1, max=MAX_ID)],
+) -> None:
     """Show one dead letter with every attempt's error."""
     from neuronx.queue import deadletters
     from neuronx.queue import store as queue_store
@@ -304,7 +307,9 @@ def dlq_replay(
 
 @dlq_app.command("purge")
 def dlq_purge(
-    job_ids: Annotated[list[int], typer.Argument(help="Dead letter ids.")],
+    job_ids: Annotated[
+        list[int], typer.Argument(help="Dead letter ids.", min=1, max=MAX_ID)
+    ],
 ) -> None:
     """Delete dead letters for good."""
     from neuronx.queue import store as queue_store
@@ -323,7 +328,28 @@ def dlq_purge(
 
 
 def main() -> None:
+    """Run the command line; a usage error is one line on stderr and exit 2."""
     try:
-        app()
+        result = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        # Typer raises click's exceptions, from click itself or from the copy
+        # of it that newer Typer releases carry, so they are known by shape.
+        sys.exit(_usage_error(exc))
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _usage_error(exc: Exception) -> int:
+    kind = type(exc).__name__
+    context = getattr(exc, "ctx", None)
+    if kind == "NoArgsIsHelpError" and context is not None:
+        typer.echo(context.get_help())
+        return 0
+    if kind == "Abort":
+        return 130
+    if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+        raise exc
+    hint = f" (see: {context.command_path} --help)" if context is not None else ""
+    typer.echo(f"neuronx: {exc.format_message()}{hint}", err=True)
+    return int(exc.exit_code)

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from neuronx.errors import InvalidRequest
-from neuronx.pagination import decode_cursor, encode_cursor
+from neuronx.pagination import decode_id_cursor, encode_cursor
 from neuronx.queue import store
 from neuronx.store import schema
 from neuronx.store.db import Database
@@ -43,10 +42,7 @@ def page(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    after_text = decode_cursor(cursor)
-    if after_text is not None and not after_text.isdigit():
-        raise InvalidRequest("the cursor is not one this API gave out")
-    after = int(after_text) if after_text is not None else None
+    after = decode_id_cursor(cursor)
     with db.read() as conn:
         rows = store.list_dead_letters(
             conn, tenant_id=tenant_id, queue=queue, after_id=after, limit=limit + 1
