@@ -131,6 +131,7 @@ class LeadPipeline:
         now = time.time()
         entry = {"event_id": event.id, "source_id": event.source_id, "at": now}
         raw = orjson.loads(event.payload)
+        store.lock_contact(conn, event.tenant_id, fields["email"], fields["phone"])
         existing = store.find_duplicate(
             conn, event.tenant_id, fields["email"], fields["phone"]
         )
@@ -157,11 +158,13 @@ class LeadPipeline:
         LEADS.labels("scored").inc()
 
     def route(self, ctx: JobContext, conn: Connection) -> None:
-        lead = store.get_lead(conn, ctx.args["lead_id"])
+        tenant_id = ctx.tenant_id or store.get_lead(conn, ctx.args["lead_id"]).tenant_id
+        rotation = store.lock_rotation(conn, tenant_id)
+        # Read under the tenant's routing lock: a repeat of this lead may have
+        # been routed a moment ago, and its owner is then kept.
+        lead = store.get_lead(conn, ctx.args["lead_id"], for_update=True)
         rules = self.rules.get(conn, lead.tenant_id)
         now = self.clock()
-        rotation = store.lock_rotation(conn, lead.tenant_id)
-        merged = bool(ctx.args.get("merged"))
         decision = self.decide(
             conn,
             rules,
@@ -169,7 +172,7 @@ class LeadPipeline:
             rotation,
             now,
             lead_id=lead.id,
-            current_owner=lead.assigned_to if merged else None,
+            current_owner=lead.assigned_to,
         )
         store.save_rotation(conn, lead.tenant_id, rotation)
         self._record(conn, rules, lead, decision, now, ctx.event_id)
@@ -259,7 +262,6 @@ class LeadPipeline:
             assigned_to=decision.assigned_to,
             team=decision.team,
             routing=routing,
-            now=now.timestamp(),
         )
         store.audit(
             conn,

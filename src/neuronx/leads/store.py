@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from neuronx.leads.routing import Rep, RotationState
@@ -19,10 +19,33 @@ leads = schema.leads
 _MERGE_SKIP = {"issues"}
 
 
+def lock_contact(
+    conn: Connection, tenant_id: str, email: str | None, phone: str | None
+) -> None:
+    """Make concurrent arrivals of one contact take turns until the commit.
+
+    Without it two workers could both find no lead for a new phone number
+    and both insert one. SQLite's single writer already serializes them; on
+    PostgreSQL a transaction-level advisory lock per contact key does, taken
+    in a fixed order so that two contacts never deadlock each other.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted(
+        f"{tenant_id}\x1f{kind}\x1f{value}"
+        for kind, value in (("email", email), ("phone", phone))
+        if value
+    )
+    for key in keys:
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+        )
+
+
 def find_duplicate(
     conn: Connection, tenant_id: str, email: str | None, phone: str | None
 ) -> Any:
-    """The lead a new one merges into: same email first, else same phone."""
+    """The lead a new one merges into (same email first, else same phone), locked."""
     for column, value in ((leads.c.email, email), (leads.c.phone, phone)):
         if value is None:
             continue
@@ -31,6 +54,7 @@ def find_duplicate(
             .where(leads.c.tenant_id == tenant_id, column == value)
             .order_by(leads.c.created_at)
             .limit(1)
+            .with_for_update()
         ).first()
         if row is not None:
             return row
@@ -105,11 +129,18 @@ def merge_fields(
     return merged, filled
 
 
-def get_lead(conn: Connection, lead_id: str, tenant_id: str | None = None) -> Any:
+def get_lead(
+    conn: Connection,
+    lead_id: str,
+    tenant_id: str | None = None,
+    *,
+    for_update: bool = False,
+) -> Any:
     conditions = [leads.c.id == lead_id]
     if tenant_id is not None:
         conditions.append(leads.c.tenant_id == tenant_id)
-    return conn.execute(select(leads).where(*conditions)).first()
+    query = select(leads).where(*conditions)
+    return conn.execute(query.with_for_update() if for_update else query).first()
 
 
 def list_leads(
@@ -155,7 +186,6 @@ def save_assignment(
     assigned_to: str | None,
     team: str | None,
     routing: dict[str, Any],
-    now: float,
 ) -> None:
     conn.execute(
         update(leads)
@@ -165,7 +195,7 @@ def save_assignment(
             team=team,
             routing=routing,
             status="routed" if assigned_to else "unassigned",
-            updated_at=now,
+            updated_at=time.time(),
         )
     )
 
