@@ -183,7 +183,8 @@ class Worker:
             seen = self.wakeup.wait(seen, self.poll_interval)
 
     def _claim(self) -> list[ClaimedJob]:
-        with self.db.write() as conn:
+        # A claim lost in a power cut only leaves its jobs available again.
+        with self.db.write(durable=False) as conn:
             return store.claim(
                 conn,
                 self.queues,
@@ -294,7 +295,7 @@ class Worker:
         if not succeeded:
             return
         try:
-            with self.db.write() as conn:
+            with self.db.write(durable=False) as conn:
                 store.finish_succeeded(
                     conn,
                     [job.id for job in succeeded],
@@ -318,7 +319,7 @@ class Worker:
 
     def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
-            with self.db.write() as conn:
+            with self.db.write(durable=False) as conn:
                 store.release(conn, [job.id for job in jobs], worker_id=self.worker_id)
         except NeuronXError as exc:
             log.warning(
@@ -396,7 +397,7 @@ class Worker:
 
     def _heartbeat(self) -> None:
         now = time.time()
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             store.renew_leases(
                 conn,
                 worker_id=self.worker_id,
@@ -444,7 +445,7 @@ class Worker:
 
     def _prune(self, now: float) -> None:
         retention = self.settings().dead_letter_retention_seconds
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             pruned = store.prune_succeeded(
                 conn, older_than=now - self.succeeded_retention_seconds
             )

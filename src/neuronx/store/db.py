@@ -71,6 +71,9 @@ class Database:
             url_ = parsed.sqlalchemy_url
             self.writer = _sqlite_engine(url_, "BEGIN IMMEDIATE", busy_timeout_ms)
             self.reader = _sqlite_engine(url_, "BEGIN", busy_timeout_ms)
+            self.light_writer = _sqlite_engine(
+                url_, "BEGIN IMMEDIATE", busy_timeout_ms, synchronous="NORMAL"
+            )
         else:
             self.writer = create_engine(
                 parsed.sqlalchemy_url,
@@ -82,6 +85,7 @@ class Database:
                 connect_args={"connect_timeout": 5},
             )
             self.reader = self.writer
+            self.light_writer = self.writer
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,10 +99,21 @@ class Database:
         return Path(os.environ.get("NEURONX_DATA_DIR", ".")).resolve()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction; database failures surface as StoreUnavailable."""
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction; database failures surface as StoreUnavailable.
+
+        ``durable=False`` is for bookkeeping whose loss in a power cut is
+        harmless (a claim, a lease renewal): its commit does not wait for the
+        disk. On SQLite it runs on a connection with ``synchronous=NORMAL``;
+        on PostgreSQL with ``synchronous_commit`` off for that transaction.
+        Either way it is atomic and, once any later durable commit returns,
+        on disk too.
+        """
+        engine = self.writer if durable else self.light_writer
         try:
-            with self.writer.begin() as conn:
+            with engine.begin() as conn:
+                if not durable and not self.is_sqlite:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreUnavailable(_reason(exc)) from exc
@@ -126,9 +141,8 @@ class Database:
             raise StoreUnavailable(_reason(exc)) from exc
 
     def dispose(self) -> None:
-        self.writer.dispose()
-        if self.reader is not self.writer:
-            self.reader.dispose()
+        for engine in {self.writer, self.reader, self.light_writer}:
+            engine.dispose()
 
     def _migrate_sqlite(self, path: Path) -> None:
         path.resolve().parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +174,9 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> Engine:
+def _sqlite_engine(
+    url: str, begin: str, busy_timeout_ms: int, *, synchronous: str = "FULL"
+) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
@@ -174,7 +190,7 @@ def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
