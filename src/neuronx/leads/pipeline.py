@@ -231,7 +231,7 @@ class LeadPipeline:
             rotation,
             now,
             current_owner=current_owner,
-            account_owner=store.account_owner(
+            account_owner=lambda: store.account_owner(
                 conn,
                 rules.tenant_id,
                 None if fields.get("free_mail") else fields.get("domain"),

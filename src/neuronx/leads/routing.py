@@ -9,7 +9,7 @@ under a per-tenant lock, so rotations stay exact with many workers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -75,13 +75,14 @@ def decide(
     now: datetime,
     *,
     current_owner: str | None = None,
-    account_owner: str | None = None,
+    account_owner: str | Callable[[], str | None] | None = None,
 ) -> Decision:
     """Choose a rep for ``lead``; ``state`` is updated in place when a rotation moves.
 
     ``current_owner`` is the owner of the lead this one merged into: it is
     kept while eligible. ``account_owner`` owns another lead of the same
-    company domain, for the ``sticky`` strategy.
+    company domain, for the ``sticky`` strategy; it may be a function, called
+    only when a sticky rule is reached, so other strategies cost no look-up.
     """
     explanation: list[str] = []
     by_id = {rep.id: rep for rep in reps}
@@ -133,7 +134,7 @@ def _assign(
     state: RotationState,
     now: datetime,
     explanation: list[str],
-    account_owner: str | None,
+    account_owner: str | Callable[[], str | None] | None,
 ) -> str | None:
     members = sorted((rep for rep in reps if rep.team == team), key=lambda rep: rep.id)
     eligible = []
@@ -147,7 +148,8 @@ def _assign(
         return None
 
     if strategy == "sticky":
-        owner = next((rep for rep in eligible if rep.id == account_owner), None)
+        owner_id = account_owner() if callable(account_owner) else account_owner
+        owner = next((rep for rep in eligible if rep.id == owner_id), None)
         if owner is not None:
             explanation.append(f"assigned to {owner.id}: owns the account")
             return owner.id

@@ -230,17 +230,22 @@ def lock_rotation(conn: Connection, tenant_id: str) -> RotationState:
     single writer gives the same for free.
     """
     table = schema.routing_state
-    dialect_insert = (
-        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    )
-    conn.execute(
-        dialect_insert(table)
-        .values(tenant_id=tenant_id, state={}, updated_at=time.time())
-        .on_conflict_do_nothing(index_elements=[table.c.tenant_id])
-    )
-    row = conn.execute(
+    locked = (
         select(table.c.state).where(table.c.tenant_id == tenant_id).with_for_update()
-    ).one()
+    )
+    row = conn.execute(locked).first()
+    if row is None:
+        # The tenant's first routing: create the row (a concurrent first
+        # routing may win the insert), then lock it as any other time.
+        dialect_insert = (
+            postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        conn.execute(
+            dialect_insert(table)
+            .values(tenant_id=tenant_id, state={}, updated_at=time.time())
+            .on_conflict_do_nothing(index_elements=[table.c.tenant_id])
+        )
+        row = conn.execute(locked).one()
     return RotationState.from_json(row.state)
 
 

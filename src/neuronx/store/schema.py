@@ -212,7 +212,8 @@ leads = Table(
     # at once collide here, and the loser retries into a merge.
     Index(None, "tenant_id", "email", unique=True),
     Index(None, "tenant_id", "phone"),
-    Index(None, "tenant_id", "domain"),
+    # The newest owner of a company domain, for sticky routing.
+    Index(None, "tenant_id", "domain", "updated_at"),
     Index(None, "tenant_id", "assigned_to"),
     Index(None, "tenant_id", "status"),
 )

@@ -45,8 +45,8 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_leads_tenant_id_domain"),
-            ["tenant_id", "domain"],
+            batch_op.f("ix_leads_tenant_id_domain_updated_at"),
+            ["tenant_id", "domain", "updated_at"],
             unique=False,
         )
         batch_op.create_index(
@@ -87,7 +87,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_leads_tenant_id_status"))
         batch_op.drop_index(batch_op.f("ix_leads_tenant_id_phone"))
         batch_op.drop_index(batch_op.f("ix_leads_tenant_id_email"))
-        batch_op.drop_index(batch_op.f("ix_leads_tenant_id_domain"))
+        batch_op.drop_index(batch_op.f("ix_leads_tenant_id_domain_updated_at"))
         batch_op.drop_index(batch_op.f("ix_leads_tenant_id_assigned_to"))
 
     op.drop_table("leads")
