@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+import orjson
+from sqlalchemy import Connection
 
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
-from neuronx.store import schema
 
 __all__ = ["JobSpec", "Message", "defer", "publish"]
 
@@ -32,37 +32,53 @@ class JobSpec:
     run_at: float = 0.0
 
 
-def defer(conn: Connection, specs: Sequence[JobSpec], *, now: float) -> None:
-    """Insert jobs as ``available``; one statement for the whole batch.
+_JOB_COLUMNS = (
+    "queue, task, args, tenant_id, event_id, traceparent, status, attempts, "
+    "max_attempts, run_at, errors, created_at"
+)
+# Placeholders only are formatted in: no value ever reaches the SQL text.
+_INSERT_JOBS = {
+    "sqlite": f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 12)})",  # noqa: S608
+    "postgresql": f"INSERT INTO jobs ({_JOB_COLUMNS}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * 12)})",
+}
 
+
+def defer(conn: Connection, specs: Sequence[JobSpec], *, now: float) -> None:
+    """Insert jobs as ``available``, in the caller's transaction.
+
+    Every event and every pipeline stage defers jobs, so this speaks to the
+    driver directly (one prepared insert for the batch, JSON encoded once).
     On PostgreSQL a notification per queue wakes listening workers when the
     transaction commits (and not before: NOTIFY is transactional).
     """
     if not specs:
         return
-    conn.execute(
-        insert(schema.jobs),
+    raw: Any = conn.connection.driver_connection
+    cursor = raw.cursor()
+    cursor.executemany(
+        _INSERT_JOBS[conn.dialect.name],
         [
-            {
-                "queue": spec.queue,
-                "task": spec.task,
-                "args": spec.args,
-                "tenant_id": spec.tenant_id,
-                "event_id": spec.event_id,
-                "traceparent": spec.traceparent,
-                "status": "available",
-                "attempts": 0,
-                "max_attempts": spec.max_attempts,
-                "run_at": max(spec.run_at, now),
-                "errors": [],
-                "created_at": now,
-            }
+            (
+                spec.queue,
+                spec.task,
+                orjson.dumps(spec.args).decode(),
+                spec.tenant_id,
+                spec.event_id,
+                spec.traceparent,
+                "available",
+                0,
+                spec.max_attempts,
+                max(spec.run_at, now),
+                "[]",
+                now,
+            )
             for spec in specs
         ],
     )
     if conn.dialect.name == "postgresql":
         for queue in sorted({spec.queue for spec in specs}):
-            conn.execute(text("SELECT pg_notify('neuronx_jobs', :q)"), {"q": queue})
+            cursor.execute("SELECT pg_notify('neuronx_jobs', %s)", (queue,))
 
 
 def publish(
