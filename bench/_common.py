@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -24,12 +25,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 import psycopg
+from psycopg import sql
 
 from neuronx.ingest.signatures import Scheme, decode_secret, sign
 
@@ -142,12 +144,105 @@ def read_signed_requests(path: Path) -> Iterator[tuple[str, str, str, bytes]]:
 # --- servers ---------------------------------------------------------------
 
 
+def _stat_fields(pid: int) -> list[str]:
+    # The command name may hold spaces; fields after it start at stat(5)'s 3rd.
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, all its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its live children and the children it reaped.
+
+    A PostgreSQL backend lives as long as its connection; once the postmaster
+    reaps it, its time shows in the postmaster's cutime and cstime.
+    """
+    fields = _stat_fields(pid)
+    total = sum(int(value) for value in fields[11:15])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat_fields(int(entry.name))
+        except OSError:
+            continue
+        if child[1] == str(pid):
+            total += int(child[11]) + int(child[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _system_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine spent busy, and stolen by the hypervisor."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     ticks = os.sysconf("SC_CLK_TCK")
-    # Fields 14 and 15 of stat(5); the split above starts at field 3.
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class CpuUsage:
+    """Where the machine's CPU went during one run, in cores (CPU s / wall s).
+
+    ``other`` is what neither the server, the load generator nor this script
+    used: another program on the machine, which makes the run's figures low.
+    """
+
+    server: float = 0.0
+    database: float = 0.0
+    load_generator: float = 0.0
+    other: float = 0.0
+    steal: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "server": round(self.server, 2),
+            "database": round(self.database, 2),
+            "load_generator": round(self.load_generator, 2),
+            "other": round(self.other, 2),
+            "steal": round(self.steal, 2),
+        }
+
+
+@contextmanager
+def cpu_usage(server_pid: int, database_pid: int | None) -> Iterator[CpuUsage]:
+    """Measure CPU use around a load run whose generator is a waited-for child.
+
+    ``database_pid`` is a PostgreSQL postmaster's, whose backends count as the
+    database's; SQLite works inside the server process.
+    """
+    usage = CpuUsage()
+    busy, steal = _system_cpu_seconds()
+    server = _cpu_seconds(server_pid)
+    database = _tree_cpu_seconds(database_pid) if database_pid else 0.0
+    children = _children_cpu_seconds()
+    own = time.process_time()
+    wall = time.monotonic()
+    yield usage
+    wall = time.monotonic() - wall
+    busy_after, steal_after = _system_cpu_seconds()
+    usage.server = (_cpu_seconds(server_pid) - server) / wall
+    if database_pid:
+        usage.database = (_tree_cpu_seconds(database_pid) - database) / wall
+    usage.load_generator = (_children_cpu_seconds() - children) / wall
+    own_cores = (time.process_time() - own) / wall
+    usage.steal = (steal_after - steal) / wall
+    usage.other = max(
+        0.0,
+        (busy_after - busy) / wall
+        - usage.server
+        - usage.database
+        - usage.load_generator
+        - own_cores,
+    )
 
 
 @dataclass
@@ -254,18 +349,22 @@ def temporary_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
     """Create an empty database on the cluster, yield its URL, drop it after."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield _with_database(admin_url, name)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
 
 
 def postgres_version(admin_url: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
-        settings = dict(
+        settings: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings "
                 "WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')"
@@ -276,15 +375,37 @@ def postgres_version(admin_url: str) -> str:
     return f"{version} ({details})"
 
 
+# Table names cannot be bound as parameters; only these are ever counted.
+_COUNT_QUERIES = {
+    "events": "SELECT count(*) FROM events",
+    "jobs": "SELECT count(*) FROM jobs",
+    "idempotency_keys": "SELECT count(*) FROM idempotency_keys",
+}
+
+
+def postmaster_pid(admin_url: str) -> int | None:
+    """The cluster's postmaster, when it runs on this machine and is readable."""
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            row = conn.execute("SHOW data_directory").fetchone()
+        pid_file = Path(str(row[0]) if row else "") / "postmaster.pid"
+        pid = int(pid_file.read_text().split("\n")[0])
+        _stat_fields(pid)
+    except (OSError, ValueError, psycopg.Error):
+        return None
+    return pid
+
+
 def count_rows(database_url: str, table: str) -> int:
     """Rows in ``table`` of a NeuronX database, read beside the running server."""
+    query = _COUNT_QUERIES[table]
     if database_url.startswith("sqlite:///"):
         path = database_url.removeprefix("sqlite:///")
         # Read-only, so the benchmark never takes the writer's lock.
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            return int(conn.execute(query).fetchone()[0])
     with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = conn.execute(query).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -542,6 +663,7 @@ def run_open_loop(
             "target_rate": rate,
             "connections": connections,
             "scheduled": int(report["scheduled"]),
+            "connection_wait_ms": report["connection_wait_ms"],
             "send_lag_ms": report["send_lag_ms"],
         },
     )
@@ -557,8 +679,8 @@ class _HttpClient(asyncio.Protocol):
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -603,6 +725,7 @@ async def _open_loop(
     ]
     scheduled = min(len(requests), int(rate * duration_s))
     latencies: list[float] = []
+    waits: list[float] = []
     lags: list[float] = []
     statuses: dict[str, int] = {}
     errors = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
@@ -618,9 +741,9 @@ async def _open_loop(
             # a request held back because every connection was busy waited
             # too, which is what a closed-loop tool would leave out.
             planned = start + index / rate
-            delay = planned - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            picked = time.perf_counter()
+            if planned > picked:
+                await asyncio.sleep(planned - picked)
             sent = time.perf_counter()
             try:
                 status = await asyncio.wait_for(client.exchange(requests[index]), 10)
@@ -631,8 +754,14 @@ async def _open_loop(
                 errors["read"] += 1
                 return
             finished = time.perf_counter()
-            latencies.append(finished - planned)
-            lags.append(sent - planned)
+            # The timer may fire up to a millisecond early; such a request is
+            # timed from when it really left, not from its later slot.
+            latencies.append(finished - min(planned, sent))
+            # Two kinds of lateness, told apart because only the first is the
+            # server's doing: no connection was free when the request was due
+            # (all were waiting for answers), or the generator itself woke late.
+            waits.append(max(0.0, picked - planned))
+            lags.append(max(0.0, sent - max(planned, picked)))
             statuses[str(status)] = statuses.get(str(status), 0) + 1
             if status >= 400:
                 errors["status"] += 1
@@ -643,6 +772,7 @@ async def _open_loop(
         if client.transport is not None:
             client.transport.close()
     latencies.sort()
+    waits.sort()
     lags.sort()
     return {
         "scheduled": scheduled,
@@ -652,6 +782,7 @@ async def _open_loop(
         "statuses": statuses,
         "errors": errors,
         "latency_ms": _summary_ms(latencies),
+        "connection_wait_ms": _summary_ms(waits),
         "send_lag_ms": _summary_ms(lags),
     }
 
@@ -659,15 +790,16 @@ async def _open_loop(
 def _summary_ms(sorted_seconds: list[float]) -> dict[str, float]:
     if not sorted_seconds:
         return {}
-    return {
-        "min": sorted_seconds[0] * 1000,
-        "mean": sum(sorted_seconds) / len(sorted_seconds) * 1000,
-        "max": sorted_seconds[-1] * 1000,
-        "p50": percentile(sorted_seconds, 0.50) * 1000,
-        "p90": percentile(sorted_seconds, 0.90) * 1000,
-        "p99": percentile(sorted_seconds, 0.99) * 1000,
-        "p999": percentile(sorted_seconds, 0.999) * 1000,
+    values = {
+        "min": sorted_seconds[0],
+        "mean": sum(sorted_seconds) / len(sorted_seconds),
+        "max": sorted_seconds[-1],
+        "p50": percentile(sorted_seconds, 0.50),
+        "p90": percentile(sorted_seconds, 0.90),
+        "p99": percentile(sorted_seconds, 0.99),
+        "p999": percentile(sorted_seconds, 0.999),
     }
+    return {name: round(value * 1000, 3) for name, value in values.items()}
 
 
 def _raw_requests(url: str, requests_file: Path) -> list[bytes]:
@@ -743,6 +875,39 @@ def machine_info(postgres: str | None) -> dict[str, Any]:
             ["uvicorn", "starlette", "uvloop", "httptools", "standardwebhooks"]
         ),
     }
+
+
+def source_revision() -> str:
+    """The commit measured, marked when src/ differs from it."""
+
+    def git(*args: str) -> str:
+        completed = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return commit + (" (src/ modified)" if git("status", "--porcelain", "src") else "")
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (fsync costs differ a lot)."""
+    resolved = str(path.resolve())
+    best, kind = "", "unknown"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point, fs_type = fields[1], fields[2]
+        inside = resolved == mount_point or resolved.startswith(
+            mount_point.rstrip("/") + "/"
+        )
+        if inside and len(mount_point) >= len(best):
+            best, kind = mount_point, f"{fs_type} on {fields[0]}"
+    return kind
 
 
 def _package_versions(names: Sequence[str]) -> dict[str, str]:

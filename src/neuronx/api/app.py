@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from neuronx.api.hooks import receive_webhook
+from neuronx.api.hooks import HookFastPath, receive_webhook
 from neuronx.api.leads import (
     audit_route,
     get_lead_route,
@@ -59,7 +59,8 @@ def create_app(state: AppState) -> Starlette:
 
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(RequestMetrics)],
+        # The hook route's fast path first: it measures its own requests.
+        middleware=[Middleware(HookFastPath, state=state), Middleware(RequestMetrics)],
         exception_handlers={
             NeuronXError: _neuronx_error,
             HTTPException: _http_error,

@@ -22,6 +22,21 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
+    body = problem_document(status, code, title, detail, instance=instance, **extra)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers
+    )
+
+
+def problem_document(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"urn:neuronx:problem:{code}",
         "title": title,
@@ -33,16 +48,30 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers
-    )
+    return body
 
 
-def problem_from(error: NeuronXError, *, instance: str | None = None) -> Response:
+def problem_body(error: NeuronXError, *, instance: str | None = None) -> bytes:
+    """The serialized problem document of one of our errors."""
     extra: dict[str, Any] = {}
     errors = getattr(error, "errors", None)
     if errors:
         extra["errors"] = errors
-    return problem(
-        error.status, error.code, error.title, error.detail, instance=instance, **extra
+    return orjson.dumps(
+        problem_document(
+            error.status,
+            error.code,
+            error.title,
+            error.detail,
+            instance=instance,
+            **extra,
+        )
+    )
+
+
+def problem_from(error: NeuronXError, *, instance: str | None = None) -> Response:
+    return Response(
+        problem_body(error, instance=instance),
+        status_code=error.status,
+        media_type=PROBLEM_TYPE,
     )

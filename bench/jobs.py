@@ -10,22 +10,11 @@
 3. Recovery: two workers run slow jobs; one is killed with SIGKILL; the time
    until the first of its jobs is claimed again by the other is reported.
 
-Results go to stdout and bench/results/queue.json. The targets are reported
+Results go to stdout and bench/results/jobs.json. The targets are reported
 as met or missed; only a broken run exits non-zero.
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as `python bench/queue.py`, this directory comes first on sys.path, and
-# this very file would then stand in for the standard `queue` module in every
-# library imported below. The helpers are found at the end just as well.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.append(str(_HERE))
 
 import argparse
 import json
@@ -74,8 +63,7 @@ def spawn_workers(url: str, count: int, batch: int, lease: float = 15.0) -> list
     script = str(_common.BENCH_DIR / "_noop_worker.py")
     return [
         subprocess.Popen(
-            # -P: the script's directory (holding this queue.py) stays off sys.path.
-            [sys.executable, "-P", script, url, "2", str(batch), str(lease)],
+            [sys.executable, script, url, "2", str(batch), str(lease)],
             cwd=_common.REPO_ROOT,
         )
         for _ in range(count)
@@ -278,7 +266,7 @@ def main() -> int:
                 results[name] = entry
     report(results)
     _common.RESULTS_DIR.mkdir(exist_ok=True)
-    (_common.RESULTS_DIR / "queue.json").write_text(json.dumps(results, indent=2))
+    (_common.RESULTS_DIR / "jobs.json").write_text(json.dumps(results, indent=2))
     return 0
 
 
