@@ -30,7 +30,11 @@ from neuronx.queue.jobs import publish
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import JobContext, Registry, Task
 from neuronx.store import schema
-from neuronx.store.events import mark_event_dead, set_event_status
+from neuronx.store.events import (
+    EVENT_TO_PROCESS,
+    mark_event_dead,
+    set_event_status,
+)
 from neuronx.store.tenants import current_version
 
 __all__ = ["LeadPipeline", "TenantRules"]
@@ -121,9 +125,7 @@ class LeadPipeline:
             )
 
     def normalize(self, ctx: JobContext, conn: Connection) -> None:
-        event = conn.execute(
-            select(schema.events).where(schema.events.c.id == ctx.event_id)
-        ).one()
+        event = EVENT_TO_PROCESS.one(conn, id=ctx.event_id)
         rules = self.rules.get(conn, event.tenant_id)
         mapping, region = rules.mappings.get(event.source_id, ({}, None))
         fields = normalize(orjson.loads(event.payload), mapping, default_region=region)
@@ -150,7 +152,7 @@ class LeadPipeline:
         LEADS.labels(stage).inc()
 
     def score(self, ctx: JobContext, conn: Connection) -> None:
-        lead = store.get_lead(conn, ctx.args["lead_id"])
+        lead = store.load_lead(conn, ctx.args["lead_id"])
         rules = self.rules.get(conn, lead.tenant_id)
         scored = score(lead.fields, rules.scoring)
         store.save_score(conn, lead.id, scored.score, scored.grade, scored.fired)
@@ -158,11 +160,12 @@ class LeadPipeline:
         LEADS.labels("scored").inc()
 
     def route(self, ctx: JobContext, conn: Connection) -> None:
-        tenant_id = ctx.tenant_id or store.get_lead(conn, ctx.args["lead_id"]).tenant_id
+        lead_id = ctx.args["lead_id"]
+        tenant_id = ctx.tenant_id or store.load_lead(conn, lead_id).tenant_id
         rotation = store.lock_rotation(conn, tenant_id)
         # Read under the tenant's routing lock: a repeat of this lead may have
         # been routed a moment ago, and its owner is then kept.
-        lead = store.get_lead(conn, ctx.args["lead_id"], for_update=True)
+        lead = store.load_lead(conn, lead_id, for_update=True)
         rules = self.rules.get(conn, lead.tenant_id)
         now = self.clock()
         decision = self.decide(

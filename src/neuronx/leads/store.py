@@ -7,13 +7,86 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, select
 
 from neuronx.leads.routing import Rep, RotationState
 from neuronx.store import schema
+from neuronx.store.raw import Row, Statement, json_param
 
 leads = schema.leads
+
+# The statements every lead runs go to the driver directly (see store.raw);
+# the API's listing and the configuration stay on SQLAlchemy Core.
+_LEAD_JSON = ("fields", "raw", "scoring", "routing", "history")
+_LOCK_CONTACT = Statement("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LEAD_BY = {
+    column: Statement(
+        f"SELECT * FROM leads WHERE tenant_id = :tenant_id AND {column} = :value "  # noqa: S608
+        "ORDER BY created_at LIMIT 1 FOR UPDATE",
+        json_columns=_LEAD_JSON,
+    )
+    for column in ("email", "phone")
+}
+_INSERT_LEAD = Statement(
+    "INSERT INTO leads (id, tenant_id, email, phone, domain, fields, raw, status, "
+    "history, created_at, updated_at) VALUES (:id, :tenant_id, :email, :phone, "
+    ":domain, :fields, :raw, 'new', :history, :now, :now)"
+)
+_MERGE_LEAD = Statement(
+    "UPDATE leads SET fields = :fields, raw = :raw, email = :email, phone = :phone, "
+    "domain = :domain, history = :history, updated_at = :now WHERE id = :id"
+)
+_GET_LEAD = Statement("SELECT * FROM leads WHERE id = :id", json_columns=_LEAD_JSON)
+_GET_LEAD_FOR_UPDATE = Statement(
+    "SELECT * FROM leads WHERE id = :id FOR UPDATE", json_columns=_LEAD_JSON
+)
+_GET_TENANT_LEAD = Statement(
+    "SELECT * FROM leads WHERE id = :id AND tenant_id = :tenant_id",
+    json_columns=_LEAD_JSON,
+)
+_SAVE_SCORE = Statement(
+    "UPDATE leads SET score = :score, grade = :grade, scoring = :scoring, "
+    "status = 'scored', updated_at = :now WHERE id = :id"
+)
+_SAVE_ASSIGNMENT = Statement(
+    "UPDATE leads SET assigned_to = :assigned_to, team = :team, routing = :routing, "
+    "status = :status, updated_at = :now WHERE id = :id"
+)
+_ACCOUNT_OWNER = Statement(
+    "SELECT assigned_to FROM leads WHERE tenant_id = :tenant_id "
+    "AND domain = :domain AND assigned_to IS NOT NULL AND id != :lead_id "
+    "ORDER BY updated_at DESC LIMIT 1"
+)
+_LOCK_ROTATION = Statement(
+    "SELECT state FROM routing_state WHERE tenant_id = :tenant_id FOR UPDATE",
+    json_columns=("state",),
+)
+_CREATE_ROTATION = Statement(
+    "INSERT INTO routing_state (tenant_id, state, updated_at) "
+    "VALUES (:tenant_id, '{}', :now) ON CONFLICT (tenant_id) DO NOTHING"
+)
+_READ_ROTATION = Statement(
+    "SELECT state FROM routing_state WHERE tenant_id = :tenant_id",
+    json_columns=("state",),
+)
+_SAVE_ROTATION = Statement(
+    "UPDATE routing_state SET state = :state, updated_at = :now "
+    "WHERE tenant_id = :tenant_id"
+)
+# Days are ISO dates, so text order is date order; older days are history.
+_LOADS = Statement(
+    "SELECT rep_id, day, assigned FROM rep_loads "
+    "WHERE tenant_id = :tenant_id AND day >= :since"
+)
+_COUNT_ASSIGNMENT = Statement(
+    "INSERT INTO rep_loads (tenant_id, rep_id, day, assigned) "
+    "VALUES (:tenant_id, :rep_id, :day, 1) ON CONFLICT (tenant_id, rep_id, day) "
+    "DO UPDATE SET assigned = rep_loads.assigned + 1"
+)
+_AUDIT = Statement(
+    "INSERT INTO audit_log (tenant_id, at, actor, action, subject, detail) "
+    "VALUES (:tenant_id, :at, :actor, :action, :subject, :detail)"
+)
 
 # Fields a repeat fills in only where the lead has nothing yet.
 _MERGE_SKIP = {"issues"}
@@ -37,25 +110,17 @@ def lock_contact(
         if value
     )
     for key in keys:
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
-        )
+        _LOCK_CONTACT.execute(conn, key=key)
 
 
 def find_duplicate(
     conn: Connection, tenant_id: str, email: str | None, phone: str | None
 ) -> Any:
     """The lead a new one merges into (same email first, else same phone), locked."""
-    for column, value in ((leads.c.email, email), (leads.c.phone, phone)):
+    for column, value in (("email", email), ("phone", phone)):
         if value is None:
             continue
-        row = conn.execute(
-            select(leads)
-            .where(leads.c.tenant_id == tenant_id, column == value)
-            .order_by(leads.c.created_at)
-            .limit(1)
-            .with_for_update()
-        ).first()
+        row = _LEAD_BY[column].first(conn, tenant_id=tenant_id, value=value)
         if row is not None:
             return row
     return None
@@ -70,20 +135,17 @@ def insert_lead(
     entry: dict[str, Any],
     now: float,
 ) -> None:
-    conn.execute(
-        insert(leads).values(
-            id=lead_id,
-            tenant_id=tenant_id,
-            email=fields.get("email"),
-            phone=fields.get("phone"),
-            domain=fields.get("domain"),
-            fields=dict(fields),
-            raw=raw,
-            status="new",
-            history=[entry],
-            created_at=now,
-            updated_at=now,
-        )
+    _INSERT_LEAD.execute(
+        conn,
+        id=lead_id,
+        tenant_id=tenant_id,
+        email=fields.get("email"),
+        phone=fields.get("phone"),
+        domain=fields.get("domain"),
+        fields=json_param(dict(fields)),
+        raw=json_param(raw),
+        history=json_param([entry]),
+        now=now,
     )
 
 
@@ -98,18 +160,16 @@ def merge_lead(
     """Fill the existing lead's empty fields from a repeat; return which were filled."""
     merged, filled = merge_fields(existing.fields, fields)
     entry = {**entry, "filled": filled}
-    conn.execute(
-        update(leads)
-        .where(leads.c.id == existing.id)
-        .values(
-            fields=merged,
-            raw=raw,
-            email=merged.get("email"),
-            phone=merged.get("phone"),
-            domain=merged.get("domain"),
-            history=[*existing.history, entry],
-            updated_at=now,
-        )
+    _MERGE_LEAD.execute(
+        conn,
+        id=existing.id,
+        fields=json_param(merged),
+        raw=json_param(raw),
+        email=merged.get("email"),
+        phone=merged.get("phone"),
+        domain=merged.get("domain"),
+        history=json_param([*existing.history, entry]),
+        now=now,
     )
     return filled
 
@@ -129,18 +189,13 @@ def merge_fields(
     return merged, filled
 
 
-def get_lead(
-    conn: Connection,
-    lead_id: str,
-    tenant_id: str | None = None,
-    *,
-    for_update: bool = False,
-) -> Any:
-    conditions = [leads.c.id == lead_id]
-    if tenant_id is not None:
-        conditions.append(leads.c.tenant_id == tenant_id)
-    query = select(leads).where(*conditions)
-    return conn.execute(query.with_for_update() if for_update else query).first()
+def get_lead(conn: Connection, lead_id: str, tenant_id: str) -> Row | None:
+    return _GET_TENANT_LEAD.first(conn, id=lead_id, tenant_id=tenant_id)
+
+
+def load_lead(conn: Connection, lead_id: str, *, for_update: bool = False) -> Row:
+    """A lead the journey knows exists (its job was created with it)."""
+    return (_GET_LEAD_FOR_UPDATE if for_update else _GET_LEAD).one(conn, id=lead_id)
 
 
 def list_leads(
@@ -166,16 +221,13 @@ def list_leads(
 def save_score(
     conn: Connection, lead_id: str, score: int, grade: str | None, fired: list[Any]
 ) -> None:
-    conn.execute(
-        update(leads)
-        .where(leads.c.id == lead_id)
-        .values(
-            score=score,
-            grade=grade,
-            scoring=fired,
-            status="scored",
-            updated_at=time.time(),
-        )
+    _SAVE_SCORE.execute(
+        conn,
+        id=lead_id,
+        score=score,
+        grade=grade,
+        scoring=json_param(fired),
+        now=time.time(),
     )
 
 
@@ -187,16 +239,14 @@ def save_assignment(
     team: str | None,
     routing: dict[str, Any],
 ) -> None:
-    conn.execute(
-        update(leads)
-        .where(leads.c.id == lead_id)
-        .values(
-            assigned_to=assigned_to,
-            team=team,
-            routing=routing,
-            status="routed" if assigned_to else "unassigned",
-            updated_at=time.time(),
-        )
+    _SAVE_ASSIGNMENT.execute(
+        conn,
+        id=lead_id,
+        assigned_to=assigned_to,
+        team=team,
+        routing=json_param(routing),
+        status="routed" if assigned_to else "unassigned",
+        now=time.time(),
     )
 
 
@@ -206,19 +256,10 @@ def account_owner(
     """The owner of the newest other assigned lead of the same company domain."""
     if domain is None:
         return None
-    conditions = [
-        leads.c.tenant_id == tenant_id,
-        leads.c.domain == domain,
-        leads.c.assigned_to.is_not(None),
-    ]
-    if lead_id is not None:
-        conditions.append(leads.c.id != lead_id)
-    row = conn.execute(
-        select(leads.c.assigned_to)
-        .where(*conditions)
-        .order_by(leads.c.updated_at.desc())
-        .limit(1)
-    ).first()
+    # Lead ids are never empty, so "" excludes nothing when there is no lead.
+    row = _ACCOUNT_OWNER.first(
+        conn, tenant_id=tenant_id, domain=domain, lead_id=lead_id or ""
+    )
     return str(row.assigned_to) if row else None
 
 
@@ -229,42 +270,27 @@ def lock_rotation(conn: Connection, tenant_id: str) -> RotationState:
     turns, which is what keeps round robin exact across workers; SQLite's
     single writer gives the same for free.
     """
-    table = schema.routing_state
-    locked = (
-        select(table.c.state).where(table.c.tenant_id == tenant_id).with_for_update()
-    )
-    row = conn.execute(locked).first()
+    row = _LOCK_ROTATION.first(conn, tenant_id=tenant_id)
     if row is None:
         # The tenant's first routing: create the row (a concurrent first
         # routing may win the insert), then lock it as any other time.
-        dialect_insert = (
-            postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        )
-        conn.execute(
-            dialect_insert(table)
-            .values(tenant_id=tenant_id, state={}, updated_at=time.time())
-            .on_conflict_do_nothing(index_elements=[table.c.tenant_id])
-        )
-        row = conn.execute(locked).one()
+        _CREATE_ROTATION.execute(conn, tenant_id=tenant_id, now=time.time())
+        row = _LOCK_ROTATION.one(conn, tenant_id=tenant_id)
     return RotationState.from_json(row.state)
 
 
 def read_rotation(conn: Connection, tenant_id: str) -> RotationState:
     """The rotation state without a lock, for the simulator."""
-    row = conn.execute(
-        select(schema.routing_state.c.state).where(
-            schema.routing_state.c.tenant_id == tenant_id
-        )
-    ).first()
+    row = _READ_ROTATION.first(conn, tenant_id=tenant_id)
     return RotationState.from_json(row.state if row else None)
 
 
 def save_rotation(conn: Connection, tenant_id: str, state: RotationState) -> None:
-    table = schema.routing_state
-    conn.execute(
-        update(table)
-        .where(table.c.tenant_id == tenant_id)
-        .values(state=state.to_json(), updated_at=time.time())
+    _SAVE_ROTATION.execute(
+        conn,
+        tenant_id=tenant_id,
+        state=json_param(state.to_json()),
+        now=time.time(),
     )
 
 
@@ -274,29 +300,12 @@ def loads_today(
     """Leads assigned today per rep, where ``days`` maps a rep to its local date."""
     if not days:
         return {}
-    table = schema.rep_loads
-    rows = conn.execute(
-        select(table.c.rep_id, table.c.day, table.c.assigned).where(
-            table.c.tenant_id == tenant_id, table.c.rep_id.in_(list(days))
-        )
-    ).all()
+    rows = _LOADS.all(conn, tenant_id=tenant_id, since=min(days.values()))
     return {row.rep_id: row.assigned for row in rows if days.get(row.rep_id) == row.day}
 
 
 def count_assignment(conn: Connection, tenant_id: str, rep_id: str, day: str) -> None:
-    table = schema.rep_loads
-    dialect_insert = (
-        postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    )
-    statement = dialect_insert(table).values(
-        tenant_id=tenant_id, rep_id=rep_id, day=day, assigned=1
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.tenant_id, table.c.rep_id, table.c.day],
-            set_={"assigned": table.c.assigned + 1},
-        )
-    )
+    _COUNT_ASSIGNMENT.execute(conn, tenant_id=tenant_id, rep_id=rep_id, day=day)
 
 
 def load_reps(conn: Connection, tenant_id: str) -> list[Rep]:
@@ -325,15 +334,14 @@ def audit(
     subject: str,
     detail: dict[str, Any],
 ) -> None:
-    conn.execute(
-        insert(schema.audit_log).values(
-            tenant_id=tenant_id,
-            at=time.time(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=detail,
-        )
+    _AUDIT.execute(
+        conn,
+        tenant_id=tenant_id,
+        at=time.time(),
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=json_param(detail),
     )
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -24,6 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from neuronx.errors import StoreUnavailable
+
+# The hottest statements run on the driver (store.raw, admit, defer), whose
+# errors SQLAlchemy never sees: they count as the store failing too.
+STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 
 DEFAULT_URL = "sqlite:///neuronx.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -115,7 +121,7 @@ class Database:
                 if not durable and not self.is_sqlite:
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
-        except SQLAlchemyError as exc:
+        except STORE_ERRORS as exc:
             raise StoreUnavailable(_reason(exc)) from exc
 
     @contextmanager
@@ -123,7 +129,7 @@ class Database:
         try:
             with self.reader.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except STORE_ERRORS as exc:
             raise StoreUnavailable(_reason(exc)) from exc
 
     def ping(self) -> None:
@@ -202,7 +208,7 @@ def _sqlite_engine(
     return engine
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: Exception) -> str:
     # The driver's first line says what failed without echoing the statement
     # and its parameters, which may hold payloads.
     original = getattr(exc, "orig", None) or exc

@@ -11,10 +11,10 @@ from sqlalchemy import (
     Connection,
     delete,
     select,
-    update,
 )
 
 from neuronx.store import schema
+from neuronx.store.raw import Statement
 
 __all__ = [
     "Admission",
@@ -25,6 +25,16 @@ __all__ = [
     "set_event_status",
     "sweep_idempotency_keys",
 ]
+
+# Every stage of every lead runs it, so it goes to the driver (see store.raw).
+_SET_STATUS = Statement(
+    "UPDATE events SET status = :status, updated_at = :now, "
+    "lead_id = COALESCE(:lead_id, lead_id), "
+    "last_error = COALESCE(:last_error, last_error) WHERE id = :id"
+)
+EVENT_TO_PROCESS = Statement(
+    "SELECT id, tenant_id, source_id, payload FROM events WHERE id = :id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +253,14 @@ def set_event_status(
     lead_id: str | None = None,
     last_error: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": now}
-    if lead_id is not None:
-        values["lead_id"] = lead_id
-    if last_error is not None:
-        values["last_error"] = last_error
-    conn.execute(
-        update(schema.events).where(schema.events.c.id == event_id).values(**values)
+    """Move an event on; ``lead_id`` and ``last_error`` change only when given."""
+    _SET_STATUS.execute(
+        conn,
+        id=event_id,
+        status=status,
+        now=now,
+        lead_id=lead_id,
+        last_error=last_error,
     )
 
 
