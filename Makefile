@@ -60,7 +60,7 @@ else
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	trap 'rc=$$?; bash scripts/pgtest.sh stop || true; exit $$rc' EXIT; \
-	url="$$(bash scripts/pgtest.sh start)"; \
+	url="$$(NEURONX_PGTEST_DURABLE=1 bash scripts/pgtest.sh start)"; \
 	for script in $(BENCH_SCRIPTS); do \
 		echo "== $$script"; \
 		NEURONX_BENCH_POSTGRES_URL="$$url" $(BIN)/python "$$script"; \

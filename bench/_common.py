@@ -361,6 +361,27 @@ def temporary_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
             )
 
 
+@contextmanager
+def backends(work: Path, name: str) -> Iterator[list[tuple[str, str]]]:
+    """(backend, url) of each store to measure: a SQLite file, then PostgreSQL.
+
+    PostgreSQL is measured when ``NEURONX_BENCH_POSTGRES_URL`` names a cluster
+    (``make bench`` sets it); the database is created for the run and dropped.
+    """
+    urls = [("sqlite", f"sqlite:///{work / (name + '.db')}")]
+    admin = os.environ.get("NEURONX_BENCH_POSTGRES_URL")
+    if not admin:
+        print(
+            f"[{name}] NEURONX_BENCH_POSTGRES_URL is unset: measuring SQLite only",
+            file=sys.stderr,
+            flush=True,
+        )
+        yield urls
+        return
+    with temporary_postgres_database(admin, f"nx{name}") as url:
+        yield [*urls, ("postgresql", url)]
+
+
 def postgres_version(admin_url: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()

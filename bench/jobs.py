@@ -24,8 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +42,6 @@ LATENCY_SECONDS = 15.0
 
 def log(message: str) -> None:
     print(f"[queue] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def backends(work: Path) -> Iterator[list[tuple[str, str]]]:
-    """(name, url) of each store to measure: a SQLite file, then PostgreSQL if set."""
-    urls = [("sqlite", f"sqlite:///{work / 'queue.db'}")]
-    admin = os.environ.get("NEURONX_BENCH_POSTGRES_URL")
-    if not admin:
-        log("NEURONX_BENCH_POSTGRES_URL is unset: measuring SQLite only")
-        yield urls
-        return
-    with _common.temporary_postgres_database(admin, "nxqueue") as url:
-        yield [*urls, ("postgresql", url)]
 
 
 def spawn_workers(url: str, count: int, batch: int, lease: float = 15.0) -> list[Any]:
@@ -245,7 +230,7 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="neuronx-bench-queue-") as tmp:
         work = Path(tmp)
-        with backends(work) as stores:
+        with _common.backends(work, "queue") as stores:
             admin = os.environ.get("NEURONX_BENCH_POSTGRES_URL")
             results["machine"] = _common.machine_info(
                 _common.postgres_version(admin) if admin else None

@@ -23,8 +23,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +50,6 @@ BATCH_SIZE = 20
 
 def log(message: str) -> None:
     print(f"[leads] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def backends(work: Path) -> Iterator[list[tuple[str, str]]]:
-    urls = [("sqlite", f"sqlite:///{work / 'leads.db'}")]
-    admin = os.environ.get("NEURONX_BENCH_POSTGRES_URL")
-    if not admin:
-        log("NEURONX_BENCH_POSTGRES_URL is unset: measuring SQLite only")
-        yield urls
-        return
-    with _common.temporary_postgres_database(admin, "nxleads") as url:
-        yield [*urls, ("postgresql", url)]
 
 
 def admit_leads(db: Database, registry: Registry, count: int, tag: str) -> None:
@@ -205,7 +191,7 @@ def main() -> int:
     verdicts: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="neuronx-bench-leads-") as tmp,
-        backends(Path(tmp)) as urls,
+        _common.backends(Path(tmp), "leads") as urls,
     ):
         for name, url in urls:
             log(f"{name}: the lead journey, {options.leads} leads")

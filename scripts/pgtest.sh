@@ -10,7 +10,8 @@
 # Only the URL goes to stdout; progress and errors go to stderr. The cluster is
 # our own (initdb + pg_ctl), never Debian's pg_ctlcluster service, so it works
 # in containers without an init system and never touches a system cluster.
-# Durability is switched off: the data is thrown away on stop anyway.
+# Durability is switched off unless NEURONX_PGTEST_DURABLE=1: the data is
+# thrown away on stop anyway.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -172,11 +173,17 @@ cmd_start() {
 # throwaway test cluster
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
+max_connections = 200
+EOF
+    # Tests throw the data away, so they skip the disk; benchmarks set
+    # NEURONX_PGTEST_DURABLE=1 to measure commits as production pays for them.
+    if [ "${NEURONX_PGTEST_DURABLE:-0}" != 1 ]; then
+        cat >>"$dir/data/postgresql.conf" <<EOF
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 200
 EOF
+    fi
 
     # The port is free when picked but may be taken before postgres binds it;
     # retry with another one rather than fail the whole test run.

@@ -149,7 +149,7 @@ class LeadPipeline:
         self._publish(
             conn, ctx, NORMALIZED, {"lead_id": lead_id, "merged": existing is not None}
         )
-        LEADS.labels(stage).inc()
+        ctx.on_commit(LEADS.labels(stage).inc)
 
     def score(self, ctx: JobContext, conn: Connection) -> None:
         lead = store.load_lead(conn, ctx.args["lead_id"])
@@ -157,7 +157,7 @@ class LeadPipeline:
         scored = score(lead.fields, rules.scoring)
         store.save_score(conn, lead.id, scored.score, scored.grade, scored.fired)
         self._publish(conn, ctx, SCORED, dict(ctx.args))
-        LEADS.labels("scored").inc()
+        ctx.on_commit(LEADS.labels("scored").inc)
 
     def route(self, ctx: JobContext, conn: Connection) -> None:
         lead_id = ctx.args["lead_id"]
@@ -182,7 +182,8 @@ class LeadPipeline:
         self._publish(
             conn, ctx, ROUTED, {"lead_id": lead.id, "assigned_to": decision.assigned_to}
         )
-        LEADS.labels("routed" if decision.assigned_to else "unassigned").inc()
+        outcome = "routed" if decision.assigned_to else "unassigned"
+        ctx.on_commit(LEADS.labels(outcome).inc)
 
     def simulate(
         self, conn: Connection, tenant_id: str, data: dict[str, Any]

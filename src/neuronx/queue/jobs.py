@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import Registry
+from neuronx.store import raw
 
 __all__ = ["JobSpec", "Message", "defer", "publish"]
 
@@ -42,6 +43,7 @@ _INSERT_JOBS = {
     "postgresql": f"INSERT INTO jobs ({_JOB_COLUMNS}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * 12)})",
 }
+_NOTIFY = "SELECT pg_notify('neuronx_jobs', %s)"
 
 
 def defer(conn: Connection, specs: Sequence[JobSpec], *, now: float) -> None:
@@ -54,31 +56,38 @@ def defer(conn: Connection, specs: Sequence[JobSpec], *, now: float) -> None:
     """
     if not specs:
         return
-    raw: Any = conn.connection.driver_connection
-    cursor = raw.cursor()
-    cursor.executemany(
-        _INSERT_JOBS[conn.dialect.name],
-        [
-            (
-                spec.queue,
-                spec.task,
-                orjson.dumps(spec.args).decode(),
-                spec.tenant_id,
-                spec.event_id,
-                spec.traceparent,
-                "available",
-                0,
-                spec.max_attempts,
-                max(spec.run_at, now),
-                "[]",
-                now,
-            )
-            for spec in specs
-        ],
-    )
-    if conn.dialect.name == "postgresql":
-        for queue in sorted({spec.queue for spec in specs}):
-            cursor.execute("SELECT pg_notify('neuronx_jobs', %s)", (queue,))
+    rows = [
+        (
+            spec.queue,
+            spec.task,
+            orjson.dumps(spec.args).decode(),
+            spec.tenant_id,
+            spec.event_id,
+            spec.traceparent,
+            "available",
+            0,
+            spec.max_attempts,
+            max(spec.run_at, now),
+            "[]",
+            now,
+        )
+        for spec in specs
+    ]
+    notices = [
+        (_NOTIFY, (queue,))
+        for queue in sorted({spec.queue for spec in specs})
+        if conn.dialect.name == "postgresql"
+    ]
+    queued = raw.pending(conn)
+    if queued is not None:
+        # A pipelined stage: the insert travels with the stage's other writes.
+        queued.extend((_INSERT_JOBS["postgresql"], row) for row in rows)
+        queued.extend(notices)
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.executemany(_INSERT_JOBS[conn.dialect.name], rows)
+    for sql, values in notices:
+        cursor.execute(sql, values)
 
 
 def publish(

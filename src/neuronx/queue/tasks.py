@@ -36,6 +36,16 @@ class JobContext:
     traceparent: str | None
     db: Database
     registry: Registry
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this job's effects are committed, never before.
+
+        An atomic job can run more than once before its transaction commits
+        (a batch is rerun when one of its jobs fails), so anything outside the
+        database, such as a metric, belongs here.
+        """
+        self.committed.append(callback)
 
 
 Handler = Callable[[JobContext], None]

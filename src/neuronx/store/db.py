@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from neuronx.errors import StoreUnavailable
+from neuronx.store import raw
 
 # The hottest statements run on the driver (store.raw, admit, defer), whose
 # errors SQLAlchemy never sees: they count as the store failing too.
@@ -92,6 +93,9 @@ class Database:
             )
             self.reader = self.writer
             self.light_writer = self.writer
+            # A Core statement in a pipelined transaction must come after the
+            # writes queued before it, as it would without the pipeline.
+            event.listen(self.writer, "before_cursor_execute", _flush_queued)
 
     @property
     def is_sqlite(self) -> bool:
@@ -206,6 +210,10 @@ def _sqlite_engine(
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def _flush_queued(conn: Connection, *_: Any) -> None:
+    raw.flush(conn)
 
 
 def _reason(exc: Exception) -> str:

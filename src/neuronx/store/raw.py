@@ -11,20 +11,47 @@ JSON columns are encoded with orjson on the way in and decoded on the way
 out; values are otherwise plain strings and numbers, which both drivers take
 and return as they are. A trailing ``FOR UPDATE`` is dropped on SQLite, whose
 single writer already holds every row until the commit.
+
+Pipelining. On PostgreSQL every statement is a round trip to the server, and
+a worker spends most of a lead's time waiting on them. Inside
+:func:`pipelined`, a write whose result nobody reads (:meth:`Statement.execute`)
+is queued instead of sent; the queue goes out in one round trip, in order,
+together with the next read (:meth:`Statement.first` and friends), before any
+SQLAlchemy statement on the connection, or at :func:`flush`. The server runs
+the statements in the order they were written, so a read sees every write
+queued before it; what changes is only when an error in a queued write is
+raised: at the next flush. SQLite runs in-process, where a statement costs no
+round trip, so there everything runs at once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
-__all__ = ["Row", "Statement", "json_param"]
+__all__ = [
+    "Row",
+    "Statement",
+    "flush",
+    "json_param",
+    "pending",
+    "pipelined",
+    "release_savepoint",
+    "rollback_to_savepoint",
+    "savepoint",
+]
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+# The key in the DBAPI connection's info dict of the writes queued on it.
+_PENDING = "neuronx_pending_writes"
+_SAVEPOINT = "SAVEPOINT neuronx_job"
+
+Queued = list[tuple[str, Sequence[Any]]]
 
 
 class Row:
@@ -73,15 +100,28 @@ class Statement:
         }
 
     def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(
-            self._texts[conn.dialect.name], [params[name] for name in self._names]
-        )
+        """Run the statement, after whatever writes are queued, in one round trip."""
+        driver = _driver(conn)
+        cursor = driver.cursor()
+        sql = self._texts[conn.dialect.name]
+        values = [params[name] for name in self._names]
+        queued = _take(conn)
+        if not queued:
+            cursor.execute(sql, values)
+            return cursor
+        with driver.pipeline():
+            _send(driver, queued)
+            cursor.execute(sql, values)
         return cursor
 
-    def execute(self, conn: Connection, **params: Any) -> int:
-        """Run the statement; return how many rows it changed."""
-        return int(self._cursor(conn, params).rowcount)
+    def execute(self, conn: Connection, **params: Any) -> None:
+        """Run a statement whose result is not needed; queued when pipelined."""
+        values = [params[name] for name in self._names]
+        queue = pending(conn)
+        if queue is not None:
+            queue.append((self._texts["postgresql"], values))
+            return
+        _driver(conn).cursor().execute(self._texts[conn.dialect.name], values)
 
     def all(self, conn: Connection, **params: Any) -> list[Row]:
         cursor = self._cursor(conn, params)
@@ -109,3 +149,93 @@ class Statement:
             if isinstance(value, str | bytes):
                 row[name] = orjson.loads(value)
         return Row(row)
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Queue this module's result-less writes on ``conn`` (see the module doc).
+
+    What is still queued at the end of the block is sent then; if the block
+    raises, it is dropped with the transaction the caller rolls back.
+    """
+    if conn.dialect.name != "postgresql" or pending(conn) is not None:
+        yield
+        return
+    conn.info[_PENDING] = []
+    try:
+        yield
+        flush(conn)
+    finally:
+        conn.info.pop(_PENDING, None)
+
+
+def pending(conn: Connection) -> Queued | None:
+    """The writes queued on ``conn``, or None when it is not pipelined."""
+    queue: Queued | None = conn.info.get(_PENDING)
+    return queue
+
+
+def flush(conn: Connection) -> None:
+    """Send the queued writes now; an error of any of them is raised here."""
+    _send_now(conn, _take(conn))
+
+
+def savepoint(conn: Connection) -> None:
+    """Open the savepoint that fences one job's writes (queued when pipelined)."""
+    queue = pending(conn)
+    if queue is not None:
+        queue.append((_SAVEPOINT, ()))
+    else:
+        _driver(conn).cursor().execute(_SAVEPOINT)
+
+
+def release_savepoint(conn: Connection) -> None:
+    """Keep the job's writes; they all reach the server before this returns."""
+    queue = pending(conn)
+    if queue is not None:
+        queue.append(("RELEASE SAVEPOINT neuronx_job", ()))
+        flush(conn)
+    else:
+        _driver(conn).cursor().execute("RELEASE SAVEPOINT neuronx_job")
+
+
+def rollback_to_savepoint(conn: Connection) -> None:
+    """Undo the job's writes: those still queued are dropped, the rest rolled back.
+
+    When even the savepoint was still queued, the server never saw the job:
+    what was queued before it is sent, and there is nothing to roll back.
+    """
+    queued = _take(conn)
+    statements = [sql for sql, _ in queued]
+    if _SAVEPOINT in statements:
+        _send_now(conn, queued[: statements.index(_SAVEPOINT)])
+        return
+    cursor = _driver(conn).cursor()
+    cursor.execute("ROLLBACK TO SAVEPOINT neuronx_job")
+    cursor.execute("RELEASE SAVEPOINT neuronx_job")
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _take(conn: Connection) -> Queued:
+    queue = pending(conn)
+    if not queue:
+        return []
+    taken = list(queue)
+    queue.clear()
+    return taken
+
+
+def _send_now(conn: Connection, queued: Queued) -> None:
+    if queued:
+        driver = _driver(conn)
+        with driver.pipeline():
+            _send(driver, queued)
+
+
+def _send(driver: Any, queued: Queued) -> None:
+    cursor = driver.cursor()
+    for sql, values in queued:
+        cursor.execute(sql, values)

@@ -17,7 +17,7 @@ from neuronx.queue.jobs import JobSpec, defer
 from neuronx.queue.retry import RetryPolicy
 from neuronx.queue.tasks import JobContext, Registry, Task
 from neuronx.queue.worker import Worker
-from neuronx.store import schema
+from neuronx.store import raw, schema
 from neuronx.store.db import Database
 
 FAST = RetryPolicy(max_attempts=4, base_seconds=0.2, max_seconds=0.8)
@@ -313,3 +313,60 @@ def test_atomic_effects_vanish_when_the_commit_does_not_happen(db: Database) -> 
     with db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM marks")).scalar_one() == 1
     assert calls == [1, 2]
+
+
+def test_atomic_batch_isolates_a_write_that_fails_in_the_database(
+    db: Database,
+) -> None:
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE marks (n INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO marks (n) VALUES (103)"))
+    insert = raw.Statement("INSERT INTO marks (n) VALUES (:n)")
+
+    def mark(ctx: JobContext, conn: Connection) -> None:
+        # On PostgreSQL the insert is queued; job 3's duplicate key fails
+        # only when the queue is sent, after the handler has returned.
+        insert.execute(conn, n=100 + ctx.args["n"])
+
+    registry = Registry()
+    registry.add(Task("test.task", "test", atomic=mark, retry=FAST))
+    job_ids = enqueue(db, 6, max_attempts=2)
+
+    with running(db, registry, batch_size=6):
+        wait_for(lambda: set(statuses(db).values()) == {"succeeded", "dead"})
+
+    with db.read() as conn:
+        marks = sorted(row.n for row in conn.execute(text("SELECT n FROM marks")).all())
+        job = conn.execute(
+            select(schema.jobs.c.errors).where(schema.jobs.c.id == job_ids[3])
+        ).one()
+    final = statuses(db)
+    assert marks == [100, 101, 102, 103, 104, 105]
+    assert [final[j] for j in job_ids] == ["succeeded"] * 3 + ["dead"] + [
+        "succeeded"
+    ] * 2
+    assert len(job.errors) == 2
+    errors = [entry["error"].split(":")[0] for entry in job.errors]
+    assert errors == ["IntegrityError" if db.is_sqlite else "UniqueViolation"] * 2
+
+
+def test_commit_callbacks_run_once_for_each_committed_job(db: Database) -> None:
+    committed: list[int] = []
+    tried: list[int] = []
+
+    def work(ctx: JobContext, conn: Connection) -> None:
+        tried.append(ctx.args["n"])
+        ctx.on_commit(lambda: committed.append(ctx.args["n"]))
+        if ctx.args["n"] == 2:
+            raise PermanentJobError("bad_row")
+
+    registry = Registry()
+    registry.add(Task("test.task", "test", atomic=work, retry=FAST))
+    enqueue(db, 5)
+
+    with running(db, registry, batch_size=5):
+        wait_for(lambda: set(statuses(db).values()) == {"succeeded", "dead"})
+
+    assert sorted(committed) == [0, 1, 3, 4]
+    # Each job ran at least once; a batch that meets a failure may run twice.
+    assert set(tried) == {0, 1, 2, 3, 4}
