@@ -17,6 +17,7 @@ as met or missed; only a broken run exits non-zero.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ from neuronx.queue.jobs import JobSpec, defer
 from neuronx.store import schema
 from neuronx.store.db import Database
 
+# embedded: serve --workers 1; separate: serve --workers 0 and a worker process.
+SHAPES = ("embedded", "separate")
 JOBS = 20_000
 BATCH = 100
 RATE = 200.0
@@ -106,29 +110,68 @@ def throughput(db: Database, url: str, processes: int) -> dict[str, Any]:
     }
 
 
-def latency(url: str, work: Path, name: str) -> dict[str, Any]:
+@contextlib.contextmanager
+def fresh_store(name: str, work: Path, shape: str) -> Iterator[str]:
+    """An empty store of the same kind, so that no run sees another's leads."""
+    if name == "sqlite":
+        yield f"sqlite:///{work / f'latency-{shape}.db'}"
+        return
+    admin = os.environ["NEURONX_BENCH_POSTGRES_URL"]
+    with _common.temporary_postgres_database(admin, f"nxlat{shape}") as url:
+        yield url
+
+
+def wait_for_worker(log_path: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while b"worker_started" not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise _common.BenchError(f"the worker did not start: see {log_path}")
+        time.sleep(0.05)
+
+
+def latency(url: str, work: Path, name: str, shape: str) -> dict[str, Any]:
+    """202 -> done at RATE/s, with the worker embedded in serve or on its own.
+
+    ``embedded`` is ``serve --workers 1``, the one-process default;
+    ``separate`` is ``serve --workers 0`` beside one ``neuronx worker``
+    process, the scale-out shape, whose worker does not share a GIL with HTTP.
+    """
     port = _common.free_port()
+    neuronx = [sys.executable, "-m", "neuronx"]
+    config = ["--config", str(_common.EXAMPLE_CONFIG)]
     command = [
-        sys.executable,
-        "-m",
-        "neuronx",
+        *neuronx,
         "serve",
         "--port",
         str(port),
-        "--config",
-        str(_common.EXAMPLE_CONFIG),
+        *config,
         "--workers",
-        "1",
+        "1" if shape == "embedded" else "0",
         "--log-level",
         "warning",
     ]
     env = {"NEURONX_DATABASE_URL": url, "NEURONX_SECRET_KEY": "bench"}
-    requests = work / f"latency-{name}.tsv"
+    requests = work / f"latency-{name}-{shape}.tsv"
     count = int(RATE * LATENCY_SECONDS * 1.2)
-    _common.write_signed_requests(requests, count, tag=f"lat{name}")
-    with _common.running_server(
-        "neuronx", command, port=port, log_path=work / f"serve-{name}.log", env=env
-    ) as server:
+    _common.write_signed_requests(requests, count, tag=f"lat{name}{shape}")
+    log_path = work / f"serve-{name}-{shape}.log"
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            _common.running_server(
+                "neuronx", command, port=port, log_path=log_path, env=env
+            )
+        )
+        if shape == "separate":
+            worker_log = work / f"worker-{name}.log"
+            with worker_log.open("wb") as output:
+                worker = subprocess.Popen(
+                    [*neuronx, "worker", *config, "--concurrency", "1"],
+                    env={**os.environ, **env},
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            stack.callback(stop, [worker])
+            wait_for_worker(worker_log, worker)
         load = _common.run_open_loop(
             server.url + _common.HOOK_PATH,
             requests,
@@ -152,6 +195,7 @@ def latency(url: str, work: Path, name: str) -> dict[str, Any]:
             db.dispose()
     delays = sorted(float(row[0]) * 1000 for row in rows)
     return {
+        "shape": shape,
         "rate": RATE,
         "accepted": load.count(202),
         "non_2xx": load.non_2xx,
@@ -246,8 +290,10 @@ def main() -> int:
                 entry["recovery"] = recovery(db, url)
                 reset(db)
                 db.dispose()
-                log(f"{name}: 202 -> done latency at {RATE:.0f}/s")
-                entry["latency"] = latency(url, work, name)
+                for shape in SHAPES:
+                    log(f"{name}: 202 -> done latency at {RATE:.0f}/s, {shape}")
+                    with fresh_store(name, work, shape) as fresh:
+                        entry[f"latency_{shape}"] = latency(fresh, work, name, shape)
                 results[name] = entry
     report(results)
     _common.RESULTS_DIR.mkdir(exist_ok=True)
@@ -267,16 +313,21 @@ def report(results: dict[str, Any]) -> None:
             rows.append(
                 [name, f"no-op, {processes} process(es)", f"{rate:.0f} jobs/s", ""]
             )
-        lat = entry["latency"]
-        notes = f"{lat['done']} done, {lat['not_done']} left, {lat['non_2xx']} non-2xx"
-        result = f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms"
-        rows.append([name, f"202->done at {lat['rate']:.0f}/s", result, notes])
+        for shape in SHAPES:
+            lat = entry[f"latency_{shape}"]
+            notes = (
+                f"{lat['done']} done, {lat['not_done']} left, {lat['non_2xx']} non-2xx"
+            )
+            result = f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms"
+            measure = f"202->done at {lat['rate']:.0f}/s, {shape}"
+            rows.append([name, measure, result, notes])
+            met = lat["p50_ms"] <= 50 and lat["p99_ms"] <= 250
+            verdicts.append(
+                f"202->done p50<=50 ms, p99<=250 ms ({name}, {shape}): {_met(met)}"
+            )
         resumed = entry["recovery"]["resumed_after_s"]
         lease = entry["recovery"]["lease_seconds"]
         rows.append([name, "SIGKILL -> re-claim", f"{resumed} s", f"lease {lease} s"])
-
-        met = lat["p50_ms"] <= 50 and lat["p99_ms"] <= 250
-        verdicts.append(f"202->done p50<=50 ms, p99<=250 ms ({name}): {_met(met)}")
         ok = resumed is not None and resumed <= 30
         verdicts.append(f"killed worker's jobs resume within 30 s ({name}): {_met(ok)}")
     pg = results.get("postgresql")

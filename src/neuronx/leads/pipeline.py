@@ -100,6 +100,11 @@ def load_rules(conn: Connection, tenant_id: str) -> TenantRules:
     )
 
 
+def local_days(rules: TenantRules, now: datetime) -> dict[str, str]:
+    """Each rep's own date at ``now``: capacity counts by the rep's day."""
+    return {rep.id: local_day(rep, now) for rep in rules.reps}
+
+
 class LeadPipeline:
     """The three stages, sharing a rules cache and a clock."""
 
@@ -162,18 +167,18 @@ class LeadPipeline:
     def route(self, ctx: JobContext, conn: Connection) -> None:
         lead_id = ctx.args["lead_id"]
         tenant_id = ctx.tenant_id or store.load_lead(conn, lead_id).tenant_id
-        rotation = store.lock_rotation(conn, tenant_id)
-        # Read under the tenant's routing lock: a repeat of this lead may have
-        # been routed a moment ago, and its owner is then kept.
-        lead = store.load_lead(conn, lead_id, for_update=True)
-        rules = self.rules.get(conn, lead.tenant_id)
+        rules = self.rules.get(conn, tenant_id)
         now = self.clock()
+        rotation, lead, loads = store.lock_for_routing(
+            conn, tenant_id, lead_id, local_days(rules, now)
+        )
         decision = self.decide(
             conn,
             rules,
             {**lead.fields, "score": lead.score, "grade": lead.grade},
             rotation,
             now,
+            loads,
             lead_id=lead.id,
             current_owner=lead.assigned_to,
         )
@@ -204,12 +209,14 @@ class LeadPipeline:
             lead_id, owner = existing.id, existing.assigned_to
         scored = score(fields, rules.scoring)
         rotation = store.read_rotation(conn, tenant_id)
+        now = self.clock()
         decision = self.decide(
             conn,
             rules,
             {**fields, "score": scored.score, "grade": scored.grade},
             rotation,
-            self.clock(),
+            now,
+            store.loads_today(conn, tenant_id, local_days(rules, now)),
             lead_id=lead_id,
             current_owner=owner,
         )
@@ -222,12 +229,11 @@ class LeadPipeline:
         fields: dict[str, Any],
         rotation: RotationState,
         now: datetime,
+        loads: dict[str, int],
         *,
         lead_id: str | None,
         current_owner: str | None,
     ) -> Decision:
-        days = {rep.id: local_day(rep, now) for rep in rules.reps}
-        loads = store.loads_today(conn, rules.tenant_id, days)
         return decide(
             fields,
             rules.routing,

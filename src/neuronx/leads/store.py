@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, select
 
 from neuronx.leads.routing import Rep, RotationState
 from neuronx.store import schema
-from neuronx.store.raw import Row, Statement, json_param
+from neuronx.store.raw import Row, Statement, json_param, read_together
 
 leads = schema.leads
 
@@ -263,20 +263,36 @@ def account_owner(
     return str(row.assigned_to) if row else None
 
 
-def lock_rotation(conn: Connection, tenant_id: str) -> RotationState:
-    """Read the tenant's rotation state, holding its row until the commit.
+def lock_for_routing(
+    conn: Connection, tenant_id: str, lead_id: str, days: Mapping[str, str]
+) -> tuple[RotationState, Row, dict[str, int]]:
+    """The tenant's rotation state, locked until the commit, then the lead and
+    today's loads read under that lock, in one round trip.
 
     On PostgreSQL the row lock makes concurrent routings of one tenant take
     turns, which is what keeps round robin exact across workers; SQLite's
-    single writer gives the same for free.
+    single writer gives the same for free. Reading the lead after the lock
+    matters: a repeat of it may have been routed a moment ago, and its owner
+    is then kept.
     """
-    row = _LOCK_ROTATION.first(conn, tenant_id=tenant_id)
-    if row is None:
+    # With no reps there is no load to read: no day is on or after that one.
+    since = min(days.values(), default="9999-12-31")
+    reads = (
+        (_LOCK_ROTATION, {"tenant_id": tenant_id}),
+        (_GET_LEAD_FOR_UPDATE, {"id": lead_id}),
+        (_LOADS, {"tenant_id": tenant_id, "since": since}),
+    )
+    rotation, lead, loads = read_together(conn, *reads)
+    if not rotation:
         # The tenant's first routing: create the row (a concurrent first
         # routing may win the insert), then lock it as any other time.
         _CREATE_ROTATION.execute(conn, tenant_id=tenant_id, now=time.time())
-        row = _LOCK_ROTATION.one(conn, tenant_id=tenant_id)
-    return RotationState.from_json(row.state)
+        rotation, lead, loads = read_together(conn, *reads)
+    return (
+        RotationState.from_json(rotation[0].state),
+        lead[0],
+        _loads_on(days, loads),
+    )
 
 
 def read_rotation(conn: Connection, tenant_id: str) -> RotationState:
@@ -301,6 +317,10 @@ def loads_today(
     if not days:
         return {}
     rows = _LOADS.all(conn, tenant_id=tenant_id, since=min(days.values()))
+    return _loads_on(days, rows)
+
+
+def _loads_on(days: Mapping[str, str], rows: Iterable[Row]) -> dict[str, int]:
     return {row.rep_id: row.assigned for row in rows if days.get(row.rep_id) == row.day}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from neuronx.store import schema
+from neuronx.store.raw import Statement, json_param
 
 __all__ = [
     "ClaimedJob",
@@ -50,6 +51,50 @@ class ClaimedJob:
     errors: list[dict[str, Any]]
 
 
+_CLAIMS: dict[int, Statement] = {}
+
+
+def _claim_statement(queues: int) -> Statement:
+    """The claim for that many queues, each its own placeholder.
+
+    ``queue IN (:q0)`` and not ``queue = ANY(:queues)``: with a list the
+    planner cannot tell that one queue is asked for, and sorts every
+    available job instead of walking the index in order.
+    """
+    statement = _CLAIMS.get(queues)
+    if statement is None:
+        names = ", ".join(f":q{index}" for index in range(queues))
+        due = (
+            "SELECT id FROM jobs WHERE status = 'available' "  # noqa: S608
+            f"AND queue IN ({names}) AND run_at <= :now ORDER BY run_at, id "
+            "LIMIT :limit"
+        )
+        claim = (
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+            "worker_id = :worker_id, lease_expires_at = :lease_expires_at "
+            "WHERE id IN ({due}) RETURNING id, queue, task, args, tenant_id, "
+            "event_id, traceparent, attempts, max_attempts, errors"
+        )
+        statement = Statement(
+            claim.format(due=due + " FOR UPDATE SKIP LOCKED"),
+            sqlite=claim.format(due=due),
+            json_columns=("args", "errors"),
+        )
+        _CLAIMS[queues] = statement
+    return statement
+
+
+# Job ids are a list: an array on PostgreSQL, a JSON array on SQLite.
+_FINISH = Statement(
+    "UPDATE jobs SET status = 'succeeded', finished_at = :now, "
+    "lease_expires_at = NULL WHERE id = ANY(:ids) AND status = 'running' "
+    "AND worker_id = :worker_id",
+    sqlite="UPDATE jobs SET status = 'succeeded', finished_at = :now, "
+    "lease_expires_at = NULL WHERE id IN (SELECT value FROM json_each(:ids)) "
+    "AND status = 'running' AND worker_id = :worker_id",
+)
+
+
 def claim(
     conn: Connection,
     queues: Sequence[str],
@@ -59,40 +104,19 @@ def claim(
     now: float,
     lease_seconds: float,
 ) -> list[ClaimedJob]:
-    """Take up to ``limit`` due jobs, oldest first, and lease them to ``worker_id``."""
-    due = (
-        select(jobs.c.id)
-        .where(
-            jobs.c.status == "available",
-            jobs.c.queue.in_(queues),
-            jobs.c.run_at <= now,
-        )
-        .order_by(jobs.c.run_at, jobs.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    """Take up to ``limit`` due jobs, oldest first, and lease them to ``worker_id``.
+
+    Every batch of every worker runs it, so it goes to the driver (see
+    store.raw).
+    """
+    rows = _claim_statement(len(queues)).all(
+        conn,
+        worker_id=worker_id,
+        lease_expires_at=now + lease_seconds,
+        now=now,
+        limit=limit,
+        **{f"q{index}": queue for index, queue in enumerate(queues)},
     )
-    rows = conn.execute(
-        update(jobs)
-        .where(jobs.c.id.in_(due.scalar_subquery()))
-        .values(
-            status="running",
-            attempts=jobs.c.attempts + 1,
-            worker_id=worker_id,
-            lease_expires_at=now + lease_seconds,
-        )
-        .returning(
-            jobs.c.id,
-            jobs.c.queue,
-            jobs.c.task,
-            jobs.c.args,
-            jobs.c.tenant_id,
-            jobs.c.event_id,
-            jobs.c.traceparent,
-            jobs.c.attempts,
-            jobs.c.max_attempts,
-            jobs.c.errors,
-        )
-    ).all()
     claimed = [_job(row) for row in rows]
     claimed.sort(key=lambda job: job.id)
     return claimed
@@ -100,20 +124,19 @@ def claim(
 
 def finish_succeeded(
     conn: Connection, job_ids: Sequence[int], *, worker_id: str, now: float
-) -> int:
-    """Mark a batch of jobs done; a job whose lease was lost is not touched."""
-    if not job_ids:
-        return 0
-    result = conn.execute(
-        update(jobs)
-        .where(
-            jobs.c.id.in_(job_ids),
-            jobs.c.status == "running",
-            jobs.c.worker_id == worker_id,
+) -> None:
+    """Mark a batch of jobs done; a job whose lease was lost is not touched.
+
+    Pipelined, it travels with the next statement (the next claim).
+    """
+    if job_ids:
+        _FINISH.execute(
+            conn, now=now, ids=_list_param(conn, job_ids), worker_id=worker_id
         )
-        .values(status="succeeded", finished_at=now, lease_expires_at=None)
-    )
-    return int(result.rowcount)
+
+
+def _list_param(conn: Connection, values: Sequence[Any]) -> Any:
+    return list(values) if conn.dialect.name == "postgresql" else json_param(values)
 
 
 def record_failure(

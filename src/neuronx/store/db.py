@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -90,6 +91,9 @@ class Database:
                 pool_pre_ping=True,
                 pool_timeout=5,
                 connect_args={"connect_timeout": 5},
+                # The driver then decodes JSON columns with orjson, for Core
+                # and for the statements of store.raw alike.
+                json_deserializer=orjson.loads,
             )
             self.reader = self.writer
             self.light_writer = self.writer

@@ -41,6 +41,7 @@ __all__ = [
     "json_param",
     "pending",
     "pipelined",
+    "read_together",
     "release_savepoint",
     "rollback_to_savepoint",
     "savepoint",
@@ -89,12 +90,23 @@ class Statement:
 
     __slots__ = ("_json", "_names", "_sql", "_texts")
 
-    def __init__(self, sql: str, *, json_columns: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sql: str,
+        *,
+        json_columns: Iterable[str] = (),
+        sqlite: str | None = None,
+    ) -> None:
         self._sql = sql
         self._names = [match.group(1) for match in _PLACEHOLDER.finditer(sql)]
         self._json = frozenset(json_columns)
+        # ``sqlite`` is the same statement in SQLite's words, with the same
+        # placeholders in the same order, where the two dialects differ.
+        sqlite = sqlite or sql.removesuffix(" FOR UPDATE")
+        if [m.group(1) for m in _PLACEHOLDER.finditer(sqlite)] != self._names:
+            raise ValueError("the SQLite text must take the same parameters")
         self._texts = {
-            "sqlite": _PLACEHOLDER.sub("?", sql.removesuffix(" FOR UPDATE")),
+            "sqlite": _PLACEHOLDER.sub("?", sqlite),
             # psycopg reads % as its own marker: a literal one is doubled.
             "postgresql": _PLACEHOLDER.sub("%s", sql.replace("%", "%%")),
         }
@@ -104,7 +116,7 @@ class Statement:
         driver = _driver(conn)
         cursor = driver.cursor()
         sql = self._texts[conn.dialect.name]
-        values = [params[name] for name in self._names]
+        values = self._values(params)
         queued = _take(conn)
         if not queued:
             cursor.execute(sql, values)
@@ -113,6 +125,13 @@ class Statement:
             _send(driver, queued)
             cursor.execute(sql, values)
         return cursor
+
+    def _values(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self._names]
+
+    def _rows(self, cursor: Any) -> list[Row]:
+        columns = [column[0] for column in cursor.description]
+        return [self._row(columns, values) for values in cursor.fetchall()]
 
     def execute(self, conn: Connection, **params: Any) -> None:
         """Run a statement whose result is not needed; queued when pipelined."""
@@ -124,10 +143,7 @@ class Statement:
         _driver(conn).cursor().execute(self._texts[conn.dialect.name], values)
 
     def all(self, conn: Connection, **params: Any) -> list[Row]:
-        cursor = self._cursor(conn, params)
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
-        return [self._row(columns, values) for values in rows]
+        return self._rows(self._cursor(conn, params))
 
     def first(self, conn: Connection, **params: Any) -> Row | None:
         cursor = self._cursor(conn, params)
@@ -167,6 +183,32 @@ def pipelined(conn: Connection) -> Iterator[None]:
         flush(conn)
     finally:
         conn.info.pop(_PENDING, None)
+
+
+def read_together(
+    conn: Connection, *reads: tuple[Statement, Mapping[str, Any]]
+) -> list[list[Row]]:
+    """The rows of each read, in order; one round trip for all on PostgreSQL.
+
+    The reads run one after the other on the server, after the queued
+    writes, so a lock the first one takes holds for those after it.
+    """
+    driver = _driver(conn)
+    dialect = conn.dialect.name
+    if dialect != "postgresql":
+        return [
+            statement._rows(statement._cursor(conn, params))
+            for statement, params in reads
+        ]
+    cursors = [driver.cursor() for _ in reads]
+    with driver.pipeline():
+        _send(driver, _take(conn))
+        for cursor, (statement, params) in zip(cursors, reads, strict=True):
+            cursor.execute(statement._texts[dialect], statement._values(params))
+    return [
+        statement._rows(cursor)
+        for cursor, (statement, _) in zip(cursors, reads, strict=True)
+    ]
 
 
 def pending(conn: Connection) -> Queued | None:
