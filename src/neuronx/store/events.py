@@ -133,9 +133,15 @@ def _key(item: NewEvent) -> Key:
     return (item.tenant_id, item.source_id, item.idempotency_key)
 
 
+# A join from the wanted keys, not ``(tenant_id, source_id, key) IN (VALUES
+# ...)``: SQLite answers that row-value IN by scanning the whole table, a day's
+# worth of keys for every batch, where the join looks each key up by the
+# primary key.
 _SQLITE_HELD = (
-    "SELECT tenant_id, source_id, key, event_id, expires_at FROM idempotency_keys "
-    "WHERE (tenant_id, source_id, key) IN (VALUES {rows})"
+    "WITH wanted (tenant_id, source_id, key) AS (VALUES {rows}) "
+    "SELECT k.tenant_id, k.source_id, k.key, k.event_id, k.expires_at "
+    "FROM wanted w JOIN idempotency_keys k ON k.tenant_id = w.tenant_id "
+    "AND k.source_id = w.source_id AND k.key = w.key"
 )
 _SQLITE_CLAIM = (
     "INSERT INTO idempotency_keys (tenant_id, source_id, key, event_id, expires_at) "

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from neuronx.store import schema
 from neuronx.store.db import Database
-from neuronx.store.events import NewEvent, admit
+from neuronx.store.events import _POSTGRES_HOLDERS, _SQLITE_HELD, NewEvent, admit
 
 
 def event(event_id: str, key: str, source: str = "forms") -> NewEvent:
@@ -57,3 +57,29 @@ def test_mixed_batch_is_decided_per_key(db: Database) -> None:
         ).scalar_one()
     assert stored == {"evt_held", "evt_old", "evt_a1", "evt_new", "evt_other_source"}
     assert holder == "evt_new"
+
+
+def test_looking_up_held_keys_searches_the_key_index(db: Database) -> None:
+    """A batch costs the same with a day of keys held as with none."""
+    with db.write() as conn:
+        if db.is_sqlite:
+            sql = _SQLITE_HELD.format(rows=", ".join(["(?, ?, ?)"] * 2))
+            params: list[object] = ["acme", "forms", "k1", "acme", "forms", "k2"]
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {sql}", tuple(params)
+                )
+            )
+            assert "SEARCH k USING INDEX" in plan
+            assert "SCAN idempotency_keys" not in plan
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan TO off")
+            plan = " ".join(
+                str(row[0])
+                for row in conn.exec_driver_sql(
+                    f"EXPLAIN {_POSTGRES_HOLDERS}",
+                    (["acme"] * 2, ["forms"] * 2, ["k1", "k2"]),
+                )
+            )
+            assert "Index" in plan
