@@ -19,10 +19,8 @@ slack              ``x-slack-signature: v0=HEX``                ``v0:TS:body``
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,9 +34,6 @@ __all__ = [
     "verify",
 ]
 
-_INTEGER = re.compile(r"-?[0-9]{1,15}")
-_DIGEST_SIZE = hashlib.sha256().digest_size
-
 
 class Scheme(StrEnum):
     STANDARD_WEBHOOKS = "standard-webhooks"
@@ -47,7 +42,7 @@ class Scheme(StrEnum):
     SLACK = "slack"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verified:
     """What a successful verification proves about the request."""
 
@@ -55,12 +50,12 @@ class Verified:
     message_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Signed:
-    content: bytes
-    timestamp: int | None
-    message_id: str | None
-    candidates: tuple[bytes, ...]
+# What a scheme signs and what the request claims: the signed content, the
+# timestamp, the message id, and the signatures in the scheme's own text
+# encoding. A plain tuple, as this is built for every request.
+_Signed = tuple[bytes, int | None, str | None, tuple[str, ...]]
+# How a scheme writes a digest as text: base64 or lower-case hex.
+_Encode = Callable[[bytes], str]
 
 
 def decode_secret(scheme: Scheme, secret: str) -> bytes:
@@ -98,22 +93,26 @@ def verify(
     :class:`~neuronx.errors.SignatureInvalid`; the timestamp is checked first,
     as the Standard Webhooks reference does, so stale requests cost no HMAC.
     """
-    signed = _EXTRACTORS[scheme](headers, body)
+    extract, encode = _EXTRACTORS[scheme]
+    content, timestamp, message_id, candidates = extract(headers, body)
 
-    if signed.timestamp is not None and abs(now - signed.timestamp) > tolerance_seconds:
+    if timestamp is not None and abs(now - timestamp) > tolerance_seconds:
         raise TimestampOutOfTolerance(
-            f"timestamp {signed.timestamp} is more than {tolerance_seconds} s from now"
+            f"timestamp {timestamp} is more than {tolerance_seconds} s from now"
         )
 
     for key in keys:
-        expected = hmac.digest(key, signed.content, "sha256")
+        # The digest we expect is encoded as the scheme writes it, and the
+        # comparison is of text: decoding every claimed signature would cost
+        # more than the HMAC, and a malformed one simply does not match.
+        expected = encode(hmac.digest(key, content, "sha256"))
         # Every candidate is compared, matched or not, so the time taken does
         # not tell which entry of the list came close.
         matched = False
-        for candidate in signed.candidates:
+        for candidate in candidates:
             matched |= hmac.compare_digest(expected, candidate)
         if matched:
-            return Verified(signed.timestamp, signed.message_id)
+            return Verified(timestamp, message_id)
     raise SignatureInvalid()
 
 
@@ -153,26 +152,24 @@ def sign(
 
 
 def _timestamp(value: str) -> int:
-    if not _INTEGER.fullmatch(value):
+    digits = value[1:] if value[:1] == "-" else value
+    # isascii first: isdigit alone admits other scripts' digits.
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 15):
         raise SignatureMissing("the signature timestamp is not an integer")
     return int(value)
 
 
-def _from_base64(value: str) -> bytes | None:
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except ValueError:  # binascii.Error, or text that is not ASCII at all
-        return None
-    return raw if len(raw) == _DIGEST_SIZE else None
+def _base64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
-def _from_hex(value: str) -> bytes | None:
-    if len(value) != 2 * _DIGEST_SIZE:
-        return None
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
+def _hex(digest: bytes) -> str:
+    return digest.hex()
+
+
+def _text(value: str) -> tuple[str, ...]:
+    # compare_digest takes ASCII text only; anything else cannot match.
+    return (value,) if value.isascii() else ()
 
 
 def _standard_webhooks(headers: Mapping[str, str], body: bytes) -> _Signed:
@@ -183,13 +180,13 @@ def _standard_webhooks(headers: Mapping[str, str], body: bytes) -> _Signed:
         raise SignatureMissing("webhook-id, webhook-timestamp and webhook-signature")
 
     ts = _timestamp(timestamp)
-    candidates = []
+    candidates: list[str] = []
     for entry in signature.split(" "):
         version, _, value = entry.partition(",")
-        if version == "v1" and (raw := _from_base64(value)) is not None:
-            candidates.append(raw)
+        if version == "v1":
+            candidates += _text(value)
     content = f"{message_id}.{timestamp}.".encode() + body
-    return _Signed(content, ts, message_id, tuple(candidates))
+    return content, ts, message_id, tuple(candidates)
 
 
 def _stripe(headers: Mapping[str, str], body: bytes) -> _Signed:
@@ -198,17 +195,17 @@ def _stripe(headers: Mapping[str, str], body: bytes) -> _Signed:
         raise SignatureMissing("Stripe-Signature")
 
     timestamp: str | None = None
-    candidates = []
+    candidates: list[str] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
         if name == "t":
             timestamp = value
-        elif name == "v1" and (raw := _from_hex(value)) is not None:
-            candidates.append(raw)
+        elif name == "v1":
+            candidates += _text(value.lower())
     if timestamp is None:
         raise SignatureMissing("Stripe-Signature has no t= timestamp")
     ts = _timestamp(timestamp)
-    return _Signed(f"{timestamp}.".encode() + body, ts, None, tuple(candidates))
+    return f"{timestamp}.".encode() + body, ts, None, tuple(candidates)
 
 
 def _hub_sha256(headers: Mapping[str, str], body: bytes) -> _Signed:
@@ -217,8 +214,7 @@ def _hub_sha256(headers: Mapping[str, str], body: bytes) -> _Signed:
         raise SignatureMissing("X-Hub-Signature-256")
 
     prefix, _, value = header.partition("=")
-    raw = _from_hex(value) if prefix == "sha256" else None
-    return _Signed(body, None, None, (raw,) if raw is not None else ())
+    return body, None, None, _text(value.lower()) if prefix == "sha256" else ()
 
 
 def _slack(headers: Mapping[str, str], body: bytes) -> _Signed:
@@ -229,14 +225,15 @@ def _slack(headers: Mapping[str, str], body: bytes) -> _Signed:
 
     ts = _timestamp(timestamp)
     version, _, value = signature.partition("=")
-    raw = _from_hex(value) if version == "v0" else None
     content = f"v0:{timestamp}:".encode() + body
-    return _Signed(content, ts, None, (raw,) if raw is not None else ())
+    return content, ts, None, _text(value.lower()) if version == "v0" else ()
 
 
-_EXTRACTORS = {
-    Scheme.STANDARD_WEBHOOKS: _standard_webhooks,
-    Scheme.STRIPE: _stripe,
-    Scheme.HUB_SHA256: _hub_sha256,
-    Scheme.SLACK: _slack,
+_EXTRACTORS: dict[
+    Scheme, tuple[Callable[[Mapping[str, str], bytes], _Signed], _Encode]
+] = {
+    Scheme.STANDARD_WEBHOOKS: (_standard_webhooks, _base64),
+    Scheme.STRIPE: (_stripe, _hex),
+    Scheme.HUB_SHA256: (_hub_sha256, _hex),
+    Scheme.SLACK: (_slack, _hex),
 }

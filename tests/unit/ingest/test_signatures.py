@@ -637,3 +637,23 @@ def test_signature_does_not_verify_another_body(
         return
     with pytest.raises(SignatureInvalid):
         check(scheme, headers, body=other)
+
+
+@pytest.mark.parametrize("scheme", [Scheme.STRIPE, HUB, SLACK])
+def test_hex_digests_may_be_written_in_upper_case(scheme: Scheme) -> None:
+    headers = signed(scheme, old_key(scheme))
+    for name, value in headers.items():
+        if "signature" in name:
+            marker = "v1=" if scheme is Scheme.STRIPE else "="
+            prefix, _, digest = value.partition(marker)
+            headers[name] = f"{prefix}{marker}{digest.upper()}"
+
+    assert check(scheme, headers) == EXPECTED_VERIFIED[scheme]
+
+
+def test_standard_webhooks_digest_is_compared_as_its_exact_base64() -> None:
+    headers = signed(SW, old_key(SW))
+    _, _, digest = headers["webhook-signature"].partition(",")
+    headers["webhook-signature"] = f"v1,{digest.rstrip('=')}"  # padding dropped
+    with pytest.raises(SignatureInvalid):
+        check(SW, headers)
