@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from neuronx.errors import NeuronXError, StoreUnavailable
+from neuronx.store import raw
 from neuronx.store.db import Database
 from neuronx.store.events import Admission, NewEvent, admit
 
@@ -132,7 +133,9 @@ class GroupCommitWriter:
     def _transaction(self, batch: list[_Pending]) -> list[Admission]:
         items = [pending.item for pending in batch]
         now = time.time()
-        with self._db.write() as conn:
+        # Pipelined: after the key claim, the rows and the jobs go to the
+        # server in one round trip on PostgreSQL.
+        with self._db.write() as conn, raw.pipelined(conn):
             admissions = admit(conn, items, ttl_seconds=self._ttl_seconds(), now=now)
             for hook in self._hooks:
                 hook(conn, items, admissions, now)

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 
 from neuronx.store import schema
-from neuronx.store.raw import Statement
+from neuronx.store.raw import Statement, pending
 
 __all__ = [
     "Admission",
@@ -73,6 +73,7 @@ def admit(
 
     This is the hottest write of the service, so it speaks to the driver
     directly: a whole batch costs three statements and no query building.
+    In a pipelined transaction (see store.raw) the event rows are queued.
     """
     firsts: dict[Key, NewEvent] = {}
     for item in items:
@@ -92,8 +93,13 @@ def admit(
             holder = holders.get(key) or firsts[key].event_id
             results.append(Admission(holder, "duplicate", None))
     if fresh:
-        insert_events = _INSERT_EVENTS[conn.dialect.name]
-        raw.cursor().executemany(insert_events, [_event_values(i) for i in fresh])
+        rows = [_event_values(item) for item in fresh]
+        queued = pending(conn)
+        if queued is not None:
+            # Pipelined: the rows travel with the jobs and the notification.
+            queued.extend((_INSERT_EVENTS["postgresql"], row) for row in rows)
+        else:
+            raw.cursor().executemany(_INSERT_EVENTS[conn.dialect.name], rows)
     return results
 
 
