@@ -294,15 +294,14 @@ class Worker:
     ) -> _AtomicOutcome | None:
         """One try at the batch's transaction; None when it did not commit.
 
-        Unfenced, the transaction goes on with the atomic jobs it claims next,
-        often the next stages of the jobs it just ran, for up to
-        ``chain_rounds`` batches: a lead's three stages then cost one commit,
-        not three.
+        The transaction goes on with the atomic jobs it claims next, often
+        the next stages of the jobs it just ran, for up to ``chain_rounds``
+        batches: a lead's three stages then cost one commit, not three.
         """
         succeeded: list[tuple[ClaimedJob, JobContext]] = []
         failed: list[tuple[ClaimedJob, Exception]] = []
         ahead: list[ClaimedJob] = []
-        rounds = 1 if fenced else self.chain_rounds
+        rounds = self.chain_rounds
         try:
             with self.db.write() as conn, raw.pipelined(conn):
                 batch = jobs

@@ -370,3 +370,26 @@ def test_commit_callbacks_run_once_for_each_committed_job(db: Database) -> None:
     assert sorted(committed) == [0, 1, 3, 4]
     # Each job ran at least once; a batch that meets a failure may run twice.
     assert set(tried) == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize(("rounds", "one_commit"), [(3, True), (1, False)])
+def test_jobs_deferred_by_an_atomic_batch_can_run_in_its_transaction(
+    db: Database, rounds: int, one_commit: bool
+) -> None:
+    def stage(ctx: JobContext, conn: Connection) -> None:
+        if ctx.args["n"] < 2:
+            defer(conn, [JobSpec("test", "test.task", {"n": ctx.args["n"] + 1})], now=0)
+
+    registry = Registry()
+    registry.add(Task("test.task", "test", atomic=stage, retry=FAST))
+    enqueue(db, 1)
+
+    with running(db, registry, chain_rounds=rounds):
+        wait_for(lambda: list(statuses(db).values()) == ["succeeded"] * 3)
+
+    with db.read() as conn:
+        finished = conn.execute(
+            select(schema.jobs.c.finished_at).order_by(schema.jobs.c.id)
+        ).all()
+    # A transaction marks all its jobs done with one timestamp.
+    assert (len({row.finished_at for row in finished}) == 1) is one_commit
