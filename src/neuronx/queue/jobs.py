@@ -73,10 +73,12 @@ def defer(conn: Connection, specs: Sequence[JobSpec], *, now: float) -> None:
         )
         for spec in specs
     ]
+    # PostgreSQL delivers one notification per channel and payload at commit
+    # however often it was sent, so a pipelined transaction sends each once.
     notices = [
         (_NOTIFY, (queue,))
         for queue in sorted({spec.queue for spec in specs})
-        if conn.dialect.name == "postgresql"
+        if conn.dialect.name == "postgresql" and raw.first_time(conn, f"notify:{queue}")
     ]
     queued = raw.pending(conn)
     if queued is not None:

@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 __all__ = [
     "Row",
     "Statement",
+    "first_time",
     "flush",
     "json_param",
     "pending",
@@ -51,6 +52,8 @@ _PLACEHOLDER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # The key in the DBAPI connection's info dict of the writes queued on it.
 _PENDING = "neuronx_pending_writes"
 _SAVEPOINT = "SAVEPOINT neuronx_job"
+# Keys already seen in the pipelined block, for first_time().
+_ONCE = "neuronx_once"
 
 Queued = list[tuple[str, Sequence[Any]]]
 
@@ -178,11 +181,28 @@ def pipelined(conn: Connection) -> Iterator[None]:
         yield
         return
     conn.info[_PENDING] = []
+    conn.info[_ONCE] = set()
     try:
         yield
         flush(conn)
     finally:
         conn.info.pop(_PENDING, None)
+        conn.info.pop(_ONCE, None)
+
+
+def first_time(conn: Connection, key: str) -> bool:
+    """Whether ``key`` is new in this pipelined block (always true outside one).
+
+    For statements that need running once per transaction however often they
+    are asked for, such as a notification.
+    """
+    seen: set[str] | None = conn.info.get(_ONCE)
+    if seen is None:
+        return True
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def read_together(
@@ -247,6 +267,10 @@ def rollback_to_savepoint(conn: Connection) -> None:
     When even the savepoint was still queued, the server never saw the job:
     what was queued before it is sent, and there is nothing to roll back.
     """
+    # What ran once since the savepoint is undone with it: let it run again.
+    seen: set[str] | None = conn.info.get(_ONCE)
+    if seen:
+        seen.clear()
     queued = _take(conn)
     statements = [sql for sql, _ in queued]
     if _SAVEPOINT in statements:

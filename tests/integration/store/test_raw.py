@@ -122,3 +122,18 @@ def test_the_queue_is_gone_after_the_block(marks: Database) -> None:
         assert raw.pending(conn) is None
         _INSERT.execute(conn, n=1, label="at once")
         assert _COUNT.one(conn, n=0).total == 1
+
+
+def test_first_time_is_once_per_block_and_again_after_a_rollback(
+    marks: Database,
+) -> None:
+    with marks.write() as conn:
+        assert raw.first_time(conn, "k")
+        assert raw.first_time(conn, "k")  # outside a block: every time
+        with raw.pipelined(conn):
+            pipelined = not marks.is_sqlite
+            assert raw.first_time(conn, "k")
+            assert raw.first_time(conn, "k") is not pipelined
+            raw.savepoint(conn)
+            raw.rollback_to_savepoint(conn)
+            assert raw.first_time(conn, "k")
