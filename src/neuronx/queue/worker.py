@@ -266,8 +266,9 @@ class Worker:
         One commit (one fsync) serves the whole batch, and a job's effects
         commit with its completion, so they happen exactly once. The same
         commit claims the next batch, which is returned: a busy worker pays
-        for one transaction per batch, not two. On
-        PostgreSQL the batch first runs unfenced: its writes are pipelined
+        for one transaction per batch, not two.
+
+        On PostgreSQL the batch first runs unfenced: its writes are pipelined
         across jobs and no savepoint costs a round trip. If anything in it
         fails, that transaction is rolled back whole and the batch runs again
         fenced, each job under its own savepoint, so that a failing job's
