@@ -1,8 +1,9 @@
-"""Hand-written statements run on the driver, for the writes of every lead.
+"""Hand-written statements run on the driver, for what every lead and job runs.
 
 SQLAlchemy Core builds, caches and post-processes every statement it runs,
 which costs more CPU than SQLite spends executing a small one. The lead
-journey runs about twenty statements per lead, so its hot ones are written
+journey runs about twenty statements per lead, so its hot ones (and the
+queue's claim and finish) are written
 once here, in SQL both dialects accept, with ``:name`` placeholders, and are
 translated to each driver's placeholder style on first use. Everything else
 (migrations, the API's reads, configuration) stays on Core.

@@ -137,3 +137,18 @@ def test_first_time_is_once_per_block_and_again_after_a_rollback(
             raw.savepoint(conn)
             raw.rollback_to_savepoint(conn)
             assert raw.first_time(conn, "k")
+
+
+def test_reads_together_see_the_queued_writes_and_keep_their_order(
+    marks: Database,
+) -> None:
+    with marks.write() as conn, raw.pipelined(conn):
+        _INSERT.execute(conn, n=1, label="a")
+        _INSERT.execute(conn, n=5, label="b")
+        counts, labels, none = raw.read_together(
+            conn, (_COUNT, {"n": 2}), (_LABELS, {}), (_COUNT, {"n": 9})
+        )
+
+    assert counts[0].total == 1
+    assert [row.label for row in labels] == ["a", "b"]
+    assert none[0].total == 0
