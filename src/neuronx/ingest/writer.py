@@ -46,6 +46,8 @@ class _Pending:
 
 
 _STOP = object()
+# A waiting request's future and what to settle it with.
+_Outcome = tuple[asyncio.Future[Admission], Admission | NeuronXError]
 
 
 class GroupCommitWriter:
@@ -121,8 +123,13 @@ class GroupCommitWriter:
                 extra={"action": "group_commit_failed", "batch": len(batch)},
             )
             outcomes = [StoreUnavailable("the commit failed")] * len(batch)
+        # One wake-up per event loop for the whole batch, not one per event:
+        # each call_soon_threadsafe writes to the loop's wake-up pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for pending, outcome in zip(batch, outcomes, strict=True):
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+            by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
+        for loop, resolved in by_loop.items():
+            loop.call_soon_threadsafe(_resolve_all, resolved)
 
     def _one_by_one(self, pending: _Pending) -> Admission | NeuronXError:
         try:
@@ -146,12 +153,11 @@ class GroupCommitWriter:
         return admissions
 
 
-def _resolve(
-    future: asyncio.Future[Admission], outcome: Admission | NeuronXError
-) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, NeuronXError):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _resolve_all(resolved: list[_Outcome]) -> None:
+    for future, outcome in resolved:
+        if future.done():
+            continue
+        if isinstance(outcome, NeuronXError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
