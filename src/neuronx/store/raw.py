@@ -53,6 +53,8 @@ _PLACEHOLDER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # The key in the DBAPI connection's info dict of the writes queued on it.
 _PENDING = "neuronx_pending_writes"
 _SAVEPOINT = "SAVEPOINT neuronx_job"
+_RELEASE = "RELEASE SAVEPOINT neuronx_job"
+_ROLLBACK = "ROLLBACK TO SAVEPOINT neuronx_job"
 # Keys already seen in the pipelined block, for first_time().
 _ONCE = "neuronx_once"
 
@@ -139,12 +141,7 @@ class Statement:
 
     def execute(self, conn: Connection, **params: Any) -> None:
         """Run a statement whose result is not needed; queued when pipelined."""
-        values = [params[name] for name in self._names]
-        queue = pending(conn)
-        if queue is not None:
-            queue.append((self._texts["postgresql"], values))
-            return
-        _driver(conn).cursor().execute(self._texts[conn.dialect.name], values)
+        _write(conn, self._texts[conn.dialect.name], self._values(params))
 
     def all(self, conn: Connection, **params: Any) -> list[Row]:
         return self._rows(self._cursor(conn, params))
@@ -245,21 +242,13 @@ def flush(conn: Connection) -> None:
 
 def savepoint(conn: Connection) -> None:
     """Open the savepoint that fences one job's writes (queued when pipelined)."""
-    queue = pending(conn)
-    if queue is not None:
-        queue.append((_SAVEPOINT, ()))
-    else:
-        _driver(conn).cursor().execute(_SAVEPOINT)
+    _write(conn, _SAVEPOINT)
 
 
 def release_savepoint(conn: Connection) -> None:
     """Keep the job's writes; they all reach the server before this returns."""
-    queue = pending(conn)
-    if queue is not None:
-        queue.append(("RELEASE SAVEPOINT neuronx_job", ()))
-        flush(conn)
-    else:
-        _driver(conn).cursor().execute("RELEASE SAVEPOINT neuronx_job")
+    _write(conn, _RELEASE)
+    flush(conn)
 
 
 def rollback_to_savepoint(conn: Connection) -> None:
@@ -278,12 +267,25 @@ def rollback_to_savepoint(conn: Connection) -> None:
         _send_now(conn, queued[: statements.index(_SAVEPOINT)])
         return
     cursor = _driver(conn).cursor()
-    cursor.execute("ROLLBACK TO SAVEPOINT neuronx_job")
-    cursor.execute("RELEASE SAVEPOINT neuronx_job")
+    cursor.execute(_ROLLBACK)
+    cursor.execute(_RELEASE)
 
 
 def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
+
+
+def _write(conn: Connection, sql: str, values: Sequence[Any] = ()) -> None:
+    """Queue ``sql`` on a pipelined connection, else run it now.
+
+    Only PostgreSQL connections are ever pipelined, so a queued text is
+    always in its placeholder style.
+    """
+    queue = pending(conn)
+    if queue is not None:
+        queue.append((sql, values))
+    else:
+        _driver(conn).cursor().execute(sql, values)
 
 
 def _take(conn: Connection) -> Queued:
